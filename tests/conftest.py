@@ -1,0 +1,67 @@
+"""Shared fixtures: the demo model, a real PEFT LoRA made for it, and ONE vLLM CPU engine.
+
+Engine start-up costs tens of seconds on CPU, so every test that generates shares the session
+engine; it holds both the fixture LoRA and the shipped demo adapter.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never touch a model or dataset hub (CLI subprocesses inherit this too).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_file(name: str) -> Path:
+    """A file of ../shared/data, or a clean skip when it is absent."""
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_model() -> Path:
+    from grpo_compare.demo import demo_model_path
+
+    return demo_model_path()
+
+
+@pytest.fixture(scope="session")
+def fixture_lora(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A rank-8 LoRA on every projection with random non-zero B, so it really changes outputs."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(demo_model, dtype=torch.float32)
+    cfg = LoraConfig(r=8, lora_alpha=16, task_type="CAUSAL_LM",
+                     target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    peft_model = get_peft_model(model, cfg)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.02)
+    out = tmp_path_factory.mktemp("lora") / "fixture_lora"
+    peft_model.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def engine(demo_model: Path, fixture_lora: Path):
+    """The one vLLM CPU engine of the test session, serving the fixture and demo adapters."""
+    from grpo_compare.adapters import inspect_adapter
+    from grpo_compare.backends.vllm import VLLMBackend
+    from grpo_compare.demo import demo_adapter_path
+
+    adapters = [inspect_adapter(fixture_lora, demo_model)]
+    if (demo_adapter_path() / "adapter_config.json").is_file():
+        adapters.append(inspect_adapter(demo_adapter_path(), demo_model))
+    return VLLMBackend(demo_model, adapters, max_model_len=2048, progress=False)

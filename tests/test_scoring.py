@@ -1,0 +1,302 @@
+"""Scoring tables: the GRPO training rewards replayed quirk for quirk, the extraction cascade,
+math-verify grading (including every MATH-500 gold against itself) and thread safety.
+
+    python -m pytest tests/test_scoring.py -q
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from grpo_compare.scoring import (
+    NOTEBOOK_REWARDS,
+    SYSTEM_PROMPT,
+    correctness_reward,
+    extract_answer,
+    extract_hash_answer,
+    extract_xml_answer,
+    grade,
+    int_reward,
+    notebook_rewards,
+    score,
+    soft_format_reward,
+    strict_format_reward,
+    xmlcount_reward,
+)
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# The canonical training format: one-line reasoning, one-line answer, final newline.
+PERFECT = "<reasoning>\nr\n</reasoning>\n<answer>\n18\n</answer>\n"
+MULTILINE = "<reasoning>\nfirst\nsecond\n</reasoning>\n<answer>\n18\n</answer>\n"
+ONE_LINE = "<reasoning>r</reasoning>\n<answer>18</answer>"
+VECTOR = "\\begin{pmatrix} -2 \\\\ -7 \\end{pmatrix}"
+
+
+def _shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    return path
+
+
+def test_system_prompt_is_the_training_prompt_byte_for_byte():
+    # The LoRA was trained with exactly this string; one changed byte changes the prompt.
+    assert SYSTEM_PROMPT == (
+        "\nRespond in the following format:\n<reasoning>\n...\n</reasoning>\n"
+        "<answer>\n...\n</answer>\n"
+    )
+
+
+# --- training extraction ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("<answer>\n 7 \n</answer>", "7"),  # stripped inside the tags
+    ("<answer>1</answer> then <answer>2</answer>", "2"),  # the LAST <answer> wins
+    ("<answer>5</answer> x </answer>", "5"),  # then up to the FIRST following </answer>
+    ("<answer>\n12 and no close", "12 and no close"),  # unclosed tag: everything after it
+    ("  The answer is 18.  ", "The answer is 18."),  # no tag: the whole stripped text
+    ("", ""),  # empty completion: empty string, never None
+])
+def test_extract_xml_answer(text, expected):
+    assert extract_xml_answer(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("9 * 2 = 18\n#### 18", "18"),  # the GSM8K shape
+    ("Total: 1000\n#### 1,000", "1,000"),  # commas kept, as the recipe does
+    ("#### $5 ", "$5"),  # dollar kept, whitespace stripped
+    ("no marker here", None),  # no #### -> no gold
+    ("a #### 1 #### 2", "1"),  # split("####")[1]: text between the first and second marker
+])
+def test_extract_hash_answer(text, expected):
+    assert extract_hash_answer(text) == expected
+
+
+# --- the five training rewards --------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    (PERFECT, 0.5),  # four tags once each, nothing trailing: 4 * 0.125
+    # Ends right at </answer> (len 48): "\n</answer>\n" absent -> 0.125 - 48*0.001 = 0.077;
+    # "\n</answer>" leaves "" -> 0.125 - (0-1)*0.001 = 0.126; total 0.25 + 0.077 + 0.126 = 0.453.
+    (PERFECT[:-1], 0.453),
+    # 5 chars after "\n</answer>\n": -0.005; "\nextra" after "\n</answer>": -(6-1)*0.001 -> 0.49.
+    (PERFECT + "extra", 0.49),
+    ("The answer is 18", 0.0),  # no tags at all
+    ("<reasoning>\n<reasoning>\nr\n</reasoning>\n", 0.125),  # "<reasoning>\n" twice earns nothing
+    (ONE_LINE, 0.0),  # tags without their newlines are not counted
+])
+def test_xmlcount_reward(text, expected):
+    assert xmlcount_reward(text) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("text, soft, strict", [
+    (ONE_LINE, 0.5, 0.0),  # soft passes one-line content; strict wants the newlines
+    (PERFECT, 0.0, 0.5),  # quirk: soft's '.' cannot cross the newline after <reasoning>
+    (MULTILINE, 0.0, 0.0),  # multi-line reasoning fails both (no DOTALL)
+    (" " + ONE_LINE, 0.0, 0.0),  # leading whitespace: re.match anchors at position 0
+    ("\n" + PERFECT, 0.0, 0.0),  # a leading newline fails strict too
+    (PERFECT[:-1], 0.0, 0.0),  # strict needs the final newline
+    (PERFECT + "\n", 0.0, 0.5),  # quirk: '$' also matches before one extra trailing newline
+    (PERFECT + "more", 0.0, 0.0),  # text after the answer block fails strict
+    ("<reasoning>r</reasoning><answer>18</answer> trailing", 0.5, 0.0),  # soft ignores the tail
+])
+def test_notebook_format_rewards(text, soft, strict):
+    assert (soft_format_reward(text), strict_format_reward(text)) == (soft, strict)
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ("42", 0.5),  # plain digits
+    ("-3", 0.0),  # the sign is not a digit
+    ("2.5", 0.0),  # the point is not a digit
+    ("1,000", 0.0),  # the comma is not a digit
+    (" 7 ", 0.5),  # stripped before the check
+    ("²", 0.5),  # quirk of str.isdigit: a superscript two counts as a digit
+])
+def test_int_reward(answer, expected):
+    assert int_reward(f"<reasoning>\nr\n</reasoning>\n<answer>\n{answer}\n</answer>\n") == expected
+
+
+def test_int_reward_without_tags_checks_the_whole_text():
+    # No <answer> tag: the whole stripped completion is the "answer", so a bare "42" scores.
+    assert int_reward("  42\n") == 0.5
+
+
+@pytest.mark.parametrize("completion, gold, expected", [
+    (PERFECT, "18", 2.0),  # exact match
+    (PERFECT.replace("18", "18.0"), "18", 0.0),  # exact string: 18.0 != 18
+    (PERFECT.replace("18", "1000"), "1,000", 0.0),  # GSM8K's comma gold never matches 1000
+    (PERFECT.replace("18", "$18"), "18", 0.0),  # a currency sign breaks the match
+    ("18", "18", 2.0),  # no tags: the whole text equals the gold
+    (PERFECT, None, 0.0),  # no gold, no reward
+])
+def test_correctness_reward(completion, gold, expected):
+    assert correctness_reward(completion, gold) == expected
+
+
+@pytest.mark.parametrize("completion", [PERFECT, PERFECT[:-1], MULTILINE, ONE_LINE, " " + ONE_LINE])
+def test_notebook_rewards_are_the_five_functions_in_trainer_order(completion):
+    # The dict is the single functions' values, keyed in the trainer's order.
+    rewards = notebook_rewards(completion, "18")
+    assert tuple(rewards) == NOTEBOOK_REWARDS
+    assert list(rewards.values()) == [
+        xmlcount_reward(completion), soft_format_reward(completion),
+        strict_format_reward(completion), int_reward(completion),
+        correctness_reward(completion, "18"),
+    ]
+
+
+# --- evaluation extraction cascade ---------------------------------------------------------------
+
+@pytest.mark.parametrize("text, answer, extractor", [
+    (PERFECT, "18", "answer_tag"),  # the XML tag comes first
+    ("<answer>\n\n</answer> so \\boxed{7}", "7", "boxed"),  # empty tag falls through
+    ("<answer>3</answer> but \\boxed{7}", "3", "answer_tag"),  # the tag beats a box
+    ("thus \\boxed{\\frac{1}{\\sqrt{2}}}.", "\\frac{1}{\\sqrt{2}}", "boxed"),  # nested braces
+    ("\\boxed{1} no wait \\boxed{2}", "2", "boxed"),  # the last box wins
+    ("\\boxed{3 and 7", "7", "last_number"),  # an unclosed box is skipped
+    ("9*2 = 18\n#### 18\nDone.", "18", "hash"),  # hash: only the rest of that line
+    ("#### 1\nredo\n#### 2", "2", "hash"),  # the last #### wins
+    ("costs 1,000 dollars, or 1,250 with tax", "1250", "last_number"),  # thousands commas
+    ("the change is -3.", "-3", "last_number"),  # sign kept, sentence period dropped
+    ("from 12 to -4.75 degrees", "-4.75", "last_number"),  # negative decimal
+    ("5-3=2", "2", "last_number"),  # a minus between operands is not a sign
+    ("values 3,4", "4", "last_number"),  # "3,4" is not a thousands group
+    ("I don't know.", None, "none"),  # nothing to extract
+    ("", None, "none"),  # empty completion
+])
+def test_extract_answer(text, answer, extractor):
+    assert extract_answer(text) == (answer, extractor)
+
+
+# --- math-verify grading --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("gold, answer, expected", [
+    ("18", "18", True),  # identical numbers
+    ("18", "18.0", True),  # equal value, different string (notebook correctness says 0)
+    ("18", "19", False),  # a wrong number
+    ("1,000", "1000", True),  # GSM8K comma gold
+    ("1000", "1,000", True),  # comma answer
+    ("18", "$18", True),  # currency sign in the answer
+    ("18", "18 dollars", True),  # unit words do not become symbols
+    ("-3", "-3.0", True),  # negative decimal
+    ("\\frac{1}{2}", "0.5", True),  # LaTeX fraction vs decimal
+    ("\\frac{1}{2}", "\\frac{2}{4}", True),  # unreduced fraction
+    ("\\frac{14}{3}", "14/3", True),  # plain-text fraction
+    ("\\frac{14}{3}", "4.6667", False),  # a rounded decimal is not equal
+    ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3, \\frac{\\pi}{2})", True),  # tuple, \left \right
+    ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3, \\pi)", False),  # tuple with a wrong entry
+    ("1,-2", "-2, 1", True),  # comma list is a set: order does not matter
+    ("3, 5, 7", "3, 5", False),  # a missing element
+    ("1 \\pm \\sqrt{19}", "1+\\sqrt{19}, 1-\\sqrt{19}", True),  # \pm expands to a set
+    ("p - q", "-q + p", True),  # symbolic equality
+    ("p - q", "q - p", False),  # symbolic inequality
+    ("90^\\circ", "90", True),  # degrees dropped
+    ("\\text{(C)}", "C", True),  # multiple choice letter
+    ("\\text{(C)}", "D", False),  # wrong letter
+    ("18", "\\boxed{18}", True),  # a box inside the answer
+    ("\\$18.90", "18.9", True),  # escaped dollar in the gold is currency, not a delimiter
+    (VECTOR, VECTOR, True),  # a matrix answer is LaTeX, not prose ("pmatrix" is no word)
+    (VECTOR, "-7", False),  # one entry is not the vector
+    ("18", None, False),  # nothing extracted is wrong, not ungraded
+    ("18", "", False),  # empty answer is wrong
+    ("18", "1" * 1001, False),  # over MAX_ANSWER_CHARS: not parsed, wrong
+    (None, "3", None),  # no gold: ungraded
+    ("", "3", None),  # blank gold: ungraded
+    ("\\frac{", "3", None),  # unparseable gold: ungraded, never "wrong"
+    ("???", None, None),  # unparseable gold wins over a missing answer
+])
+def test_grade(gold, answer, expected):
+    assert grade(gold, answer) is expected
+
+
+def test_math500_golds_parse_and_grade_against_themselves():
+    lines = _shared("math500_test.jsonl").open(encoding="utf-8")
+    results = {g: grade(g, g) for g in (json.loads(line)["answer"] for line in lines)}
+    # All 500 golds parse with math-verify 0.9.0 (a tolerance here once hid "\\$36" failing),
+    # and each one equals itself (this caught matrices being read as their last entry).
+    assert [g for g, ok in results.items() if ok is None] == []
+    assert [g for g, ok in results.items() if ok is False] == []
+
+
+def test_gsm8k_comma_golds_grade_against_plain_numbers():
+    golds = [extract_hash_answer(json.loads(line)["answer"])
+             for line in _shared("gsm8k_test.jsonl").open(encoding="utf-8")]
+    commas = [g for g in golds if g and "," in g]
+    assert commas  # the real split has comma golds such as "1,450,000"
+    assert all(grade(g, g.replace(",", "")) for g in commas)
+
+
+def test_grade_works_from_worker_threads():
+    # signal.alarm only works in the main thread; grade must drop the timeout there, not fail.
+    cases = [("\\frac{1}{2}", "0.5", True), ("18", "19", False), ("\\frac{", "1", None)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        got = list(pool.map(lambda c: grade(c[0], c[1]), cases))
+    assert got == [c[2] for c in cases]
+
+
+def test_math_verify_timeouts_really_fail_off_the_main_thread():
+    # Why grade needs the thread check: math-verify's own timeout raises in a worker thread.
+    from math_verify import parse
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            parse("$1$", parsing_timeout=5)
+        except ValueError as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert len(errors) == 1 and "thread" in str(errors[0])
+
+
+# --- score: everything together -------------------------------------------------------------------
+
+def test_score_perfect_completion():
+    # Canonical format, right answer: every check passes except the notebook soft-format quirk.
+    s = score(PERFECT, "18")
+    assert (s.answer, s.extractor, s.correct) == ("18", "answer_tag", True)
+    assert (s.strict_format, s.soft_format) == (True, True)
+    assert s.rewards == {
+        "xmlcount": 0.5, "soft_format": 0.0, "strict_format": 0.5, "int": 0.5, "correctness": 2.0,
+        "soft_format_dotall": 0.5, "strict_format_dotall": 0.5, "correctness_math": 2.0,
+    }
+
+
+@pytest.mark.parametrize("completion, gold, field, expected", [
+    (MULTILINE, "18", "soft_format", (0.0, 0.5)),  # notebook fails multi-line, DOTALL passes
+    (MULTILINE, "18", "strict_format", (0.0, 0.5)),  # same for strict
+    ("  " + PERFECT, "18", "soft_format", (0.0, 0.5)),  # corrected soft forgives leading spaces
+    ("  " + PERFECT, "18", "strict_format", (0.0, 0.0)),  # corrected strict stays anchored
+    (PERFECT.replace("18", "18.0"), "18", "correctness", (0.0, 2.0)),  # string vs math
+    (PERFECT.replace("18", "1000"), "1,000", "correctness", (0.0, 2.0)),  # comma gold
+])
+def test_score_reports_notebook_and_corrected_side_by_side(completion, gold, field, expected):
+    corrected = {"soft_format": "soft_format_dotall", "strict_format": "strict_format_dotall",
+                 "correctness": "correctness_math"}[field]
+    s = score(completion, gold)
+    assert (s.rewards[field], s.rewards[corrected]) == expected
+    if field != "correctness":  # the Score booleans are the corrected checks
+        assert getattr(s, field) is (expected[1] > 0)
+
+
+def test_score_without_gold_is_ungraded_not_wrong():
+    # gold=None: correct is None and neither correctness reward is paid.
+    s = score(PERFECT, None)
+    assert s.correct is None
+    assert (s.rewards["correctness"], s.rewards["correctness_math"]) == (0.0, 0.0)
+
+
+def test_score_falls_back_to_last_number_for_untagged_output():
+    # A base-model style answer: no tags, graded by the last number; format rewards are zero.
+    s = score("She sells 9 eggs at $2, so she makes 18 dollars.", "18")
+    assert (s.answer, s.extractor, s.correct) == ("18", "last_number", True)
+    assert (s.strict_format, s.soft_format, s.rewards["xmlcount"]) == (False, False, 0.0)
