@@ -38,8 +38,11 @@ class AdapterInfo:
         raise UserError(f"{self.path}: LoRA rank {self.rank} is above vLLM's maximum {VLLM_LORA_RANKS[-1]}")
 
 
-def inspect_adapter(path: str | Path, model_dir: str | Path | None = None) -> AdapterInfo:
-    """Validate a LoRA folder; with a local `model_dir`, also check shapes against its config."""
+def inspect_adapter(path: str | Path, model_dir: str | Path | None = None, allow_pickle: bool = False) -> AdapterInfo:
+    """Validate a LoRA folder; with a local `model_dir`, also check shapes against its config.
+
+    Pickled weights (`adapter_model.bin`) can run code when loaded: refused unless `allow_pickle`.
+    """
     p = Path(path)
     if not p.is_dir():
         raise UserError(f"adapter folder {p} not found: pass the folder written by save_pretrained/save_lora")
@@ -53,11 +56,15 @@ def inspect_adapter(path: str | Path, model_dir: str | Path | None = None) -> Ad
         if cfg.get(key) and (bad is None or cfg[key] is bad):
             raise UserError(f"{cfg_file}: '{key}' is set; vLLM cannot serve such adapters (retrain without it)")
     weights = p / "adapter_model.safetensors"
-    if not weights.is_file():
+    pickled = (p / "adapter_model.bin").is_file()
+    if not weights.is_file() and not (pickled and allow_pickle):
+        if pickled:
+            raise UserError(f"{p}/adapter_model.bin is a pickle, which can run code when loaded: re-save it with "
+                            "safetensors (save_pretrained(..., safe_serialization=True)) or pass --allow-pickle")
         raise UserError(f"{p} has no adapter_model.safetensors: re-save the adapter with safetensors")
     targets = cfg.get("target_modules") or []
     info = AdapterInfo(p, int(cfg.get("r", 8)), tuple(sorted(targets)) if isinstance(targets, list) else (targets,))
-    if model_dir is not None and (Path(model_dir) / "config.json").is_file():
+    if weights.is_file() and model_dir is not None and (Path(model_dir) / "config.json").is_file():
         _check_shapes(weights, json.loads((Path(model_dir) / "config.json").read_text()), model_dir)
     return info
 

@@ -11,9 +11,11 @@ engine in chunks, and each finished chunk is scored and appended to generations.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -26,8 +28,9 @@ from .config import CompareConfig, demo_config
 from .datasets import load_problems
 from .errors import UserError
 from .prompts import render
+from .resume import RunLock, check_fingerprint, finished_records, fingerprint, record_key
 from .scoring import score
-from .types import Arm, ArmResult, Generation, Problem, Request
+from .types import Arm, ArmResult, Generation, Problem, Request, Score
 
 console = Console(stderr=True)
 
@@ -41,6 +44,9 @@ class Comparison:
     arms: tuple[Arm, ...]
     results: dict[tuple[str, str], ArmResult]
     skipped: tuple[str, ...] = ()
+    adapter_check: dict[str, Any] | None = None
+    # Every sample of a problem and arm, in sample order; `results` holds sample 0 of each.
+    samples: dict[tuple[str, str], tuple[ArmResult, ...]] = field(default_factory=dict)
 
     @cached_property
     def table(self) -> Any:
@@ -59,44 +65,113 @@ def compare(
     config: CompareConfig | None = None,
     backend: Backend | None = None,
     output_dir: str | Path | None = None,
+    problems: Sequence[Problem] | None = None,
     **flags: Any,
 ) -> Comparison:
     """Run every problem through every arm of one loaded model and score both answers.
 
     With no config and no flags this is the embedded demo. `flags` override config fields
-    (`max_samples=5`, `temperature=0`, ...). With `output_dir` the run's files are written there.
+    (`max_samples=5`, `temperature=0`, `num_samples=4`, ...). With `output_dir` the run's files are
+    written there. `problems` replaces the config's dataset (e.g. questions typed by a user).
     """
     config = (config or demo_config()).override(**flags)
     model = resolve_model(config)
     adapter = resolve_adapter(config, model)
     arms = tuple(spec.resolve(adapter.path if adapter else None) for spec in config.arms)
-    problems = resolve_problems(config)
+    problems = list(problems) if problems is not None else resolve_problems(config)
     tokenizer = load_tokenizer(model)
     limit = getattr(backend, "max_model_len", None) or config.max_model_len
-    requests, skipped = build_requests(problems, arms, tokenizer, config.sampling.seed, limit)
+    k = config.num_samples
+    requests, skipped = build_requests(problems, arms, tokenizer, config.sampling.seed, limit, k)
     if not requests:
         raise UserError("every problem is longer than the context window: raise max_model_len")
-    if backend is None:
-        console.print(f"[bold]Loading[/] {model} with vLLM" + (f" + adapter {adapter.path}" if adapter else ""))
-        backend = make_backend(config.backend, model, [adapter] if adapter else [],
-                               max_model_len=config.max_model_len, seed=config.sampling.seed)
     out = Path(output_dir) if output_dir else None
-    sink = _jsonl_sink(out / "generations.jsonl") if out else None
-    gold = {p.id: p.gold for p in problems}
-    results: dict[tuple[str, str], ArmResult] = {}
-    for chunk in _chunks(requests, config.chunk_size * len(arms)):
-        for gen in backend.generate(chunk, config.sampling):
-            res = ArmResult(gen, score(gen.completion, gold[gen.problem_id]))
-            results[(gen.problem_id, gen.arm)] = res
-            if sink:
-                sink(res)
-    done = tuple(p for p in problems if p.id not in skipped)
-    comparison = Comparison(config, done, arms, results, tuple(skipped))
-    if out:
-        from .report import write_outputs
+    with RunLock(out) if out else contextlib.nullcontext():
+        done: dict = {}
+        if out:
+            fp = fingerprint(config, model, adapter, tokenizer, config.backend)
+            if check_fingerprint(out, fp):
+                done = finished_records(out / "generations.jsonl", fp["id"])
+                console.print(f"[bold]Resuming[/] {out}: {len(done)} of {len(requests)} generations already done")
+        todo = [r for r in requests if record_key(r.problem.id, r.prompt_text, r.arm.name, r.sample) not in done]
+        if todo and backend is None:
+            console.print(f"[bold]Loading[/] {model} with {config.backend}" + (f" + adapter {adapter.path}" if adapter else ""))
+            backend = make_backend(config.backend, model, [adapter] if adapter else [],
+                                   max_model_len=config.max_model_len, seed=config.sampling.seed)
+        by_id = {p.id: p for p in problems}
+        results = {(r["problem_id"], r["arm"], r.get("sample", 0)): _result_from_record(r)
+                   for r in done.values() if r.get("sample", 0) < k}
+        check = adapter_check(backend, requests, arms, tokenizer) if todo and adapter else _old_check(out)
+        sink = _jsonl_sink(out / "generations.jsonl", fp["id"]) if out else None
+        results |= generate_scored(backend, todo, config.sampling, by_id, config.chunk_size * len(arms) * k, sink)
+        kept = tuple(p for p in problems if p.id not in skipped)
+        first, samples = split_samples(results)
+        comparison = Comparison(config, kept, arms, first, tuple(skipped), check, samples)
+        if out:
+            from .report import write_outputs
 
-        write_outputs(comparison, out)
+            write_outputs(comparison, out)
     return comparison
+
+
+def generate_scored(
+    backend: Backend, requests: Sequence[Request], sampling: Any, by_id: dict[str, Problem],
+    chunk: int, sink: Callable[[ArmResult, Problem], None] | None = None,
+) -> dict[tuple[str, str, int], ArmResult]:
+    """Generate `requests` in engine calls of at most `chunk` rows and score each completion
+    against its problem's gold; keyed by (problem id, arm, sample)."""
+    results = {}
+    for part in _chunks(list(requests), max(1, chunk)):
+        for gen in backend.generate(part, sampling):
+            res = ArmResult(gen, score(gen.completion, by_id[gen.problem_id].gold))
+            results[(gen.problem_id, gen.arm, gen.sample)] = res
+            if sink:
+                sink(res, by_id[gen.problem_id])
+    return results
+
+
+def split_samples(results: dict[tuple[str, str, int], ArmResult]) -> tuple[
+        dict[tuple[str, str], ArmResult], dict[tuple[str, str], tuple[ArmResult, ...]]]:
+    """(sample 0 of each problem and arm, all samples of each in sample order)."""
+    grouped: dict[tuple[str, str], list[tuple[int, ArmResult]]] = {}
+    for (pid, arm, s), res in results.items():
+        grouped.setdefault((pid, arm), []).append((s, res))
+    samples = {key: tuple(r for _, r in sorted(rows, key=lambda x: x[0])) for key, rows in grouped.items()}
+    first = {(pid, arm): res for (pid, arm, s), res in results.items() if s == 0}
+    return first, samples
+
+
+def adapter_check(backend: Backend, requests: Sequence[Request], arms: Sequence[Arm], tokenizer: Any,
+                  max_tokens: int = 32) -> dict[str, Any] | None:
+    """Does the adapter change anything? One prompt, the same messages with and without the LoRA,
+    greedy; identical output means zero weights, wrong target modules or a wrong base model."""
+    from .config import SamplingConfig
+
+    lora_arm = next((a for a in arms if a.adapter is not None), None)
+    if lora_arm is None:
+        return None
+    first = next(r for r in requests if r.arm.name == lora_arm.name)
+    pair = [Arm(f"check_{name}", adapter, lora_arm.system_prompt)
+            for name, adapter in (("base", None), ("lora", lora_arm.adapter))]
+    gens = backend.generate([Request(first.problem, a, first.prompt_text, first.prompt_token_ids, first.seed)
+                             for a in pair], SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=max_tokens))
+    identical = gens[0].completion == gens[1].completion
+    if identical:
+        console.print(f"[bold yellow]warning:[/] the adapter {lora_arm.adapter} did not change the output on problem "
+                      f"{first.problem.id} (greedy, same messages): zero weights, wrong target modules or another base model?")
+    return {"problem_id": first.problem.id, "arm": lora_arm.name, "identical": identical,
+            "without_adapter": gens[0].completion, "with_adapter": gens[1].completion}
+
+
+def _old_check(out: Path | None) -> dict[str, Any] | None:
+    """The adapter check of a finished run being re-opened (nothing left to generate)."""
+    path = out / "summary.json" if out else None
+    return json.loads(path.read_text(encoding="utf-8")).get("adapter_check") if path and path.is_file() else None
+
+
+def _result_from_record(rec: dict[str, Any]) -> ArmResult:
+    gen = Generation(**{f.name: rec[f.name] for f in dataclass_fields(Generation) if f.name in rec})
+    return ArmResult(gen, Score(**rec["score"]))
 
 
 def resolve_model(config: CompareConfig) -> str:
@@ -126,7 +201,7 @@ def resolve_adapter(config: CompareConfig, model: str) -> AdapterInfo | None:
         if any(a.lora for a in config.arms):
             raise UserError("no adapter given: pass --adapter <PEFT LoRA folder> (or arms without lora)")
         return None
-    return inspect_adapter(Path(path).expanduser(), model)
+    return inspect_adapter(Path(path).expanduser(), model, allow_pickle=config.allow_pickle)
 
 
 def resolve_problems(config: CompareConfig) -> list[Problem]:
@@ -158,9 +233,11 @@ def problem_seed(base_seed: int, problem_id: str, sample: int = 0) -> int:
 
 
 def build_requests(
-    problems: Sequence[Problem], arms: Sequence[Arm], tokenizer: Any, seed: int, max_model_len: int
+    problems: Sequence[Problem], arms: Sequence[Arm], tokenizer: Any, seed: int, max_model_len: int,
+    num_samples: int = 1,
 ) -> tuple[list[Request], list[str]]:
-    """Render each problem for each arm, arms of one problem adjacent; skip prompts too long."""
+    """Render each problem for each arm, arms of one problem adjacent; skip prompts too long.
+    With `num_samples` k, each problem is asked k times per arm, sample s seeded alike in every arm."""
     requests, skipped = [], []
     for p in problems:
         rows = []
@@ -174,7 +251,8 @@ def build_requests(
                           f"the context window {max_model_len} (raise --max-model-len)[/]")
             skipped.append(p.id)
             continue
-        requests.extend(rows)
+        requests.extend(replace(r, seed=problem_seed(seed, p.id, s), sample=s)
+                        for s in range(num_samples) for r in rows)
     return requests, skipped
 
 
@@ -182,18 +260,23 @@ def _chunks(items: list[Request], size: int) -> list[list[Request]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _jsonl_sink(path: Path) -> Callable[[ArmResult], None]:
+def _jsonl_sink(path: Path, run_id: str) -> Callable[[ArmResult, Problem], None]:
     """Append each result as one flushed JSON line, so finished work survives a crash."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("", encoding="utf-8")
 
-    def write(res: ArmResult) -> None:
+    def write(res: ArmResult, problem: Problem) -> None:
+        record = {"run_id": run_id} | generation_record(res.generation, res, problem)
         with path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(generation_record(res.generation, res), ensure_ascii=False) + "\n")
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            f.flush()
 
     return write
 
 
-def generation_record(gen: Generation, res: ArmResult) -> dict[str, Any]:
-    """The generations.jsonl line of one result."""
-    return asdict(gen) | {"score": asdict(res.score)}
+def generation_record(gen: Generation, res: ArmResult, problem: Problem | None = None) -> dict[str, Any]:
+    """The generations.jsonl line of one result; with `problem`, also its question, gold and meta,
+    so a run can be re-read and re-scored from its own files (`grpo_compare.runs.load_run`)."""
+    record = asdict(gen) | {"score": asdict(res.score)}
+    if problem is not None:
+        record |= {"question": problem.question, "gold": problem.gold, "meta": problem.meta}
+    return record

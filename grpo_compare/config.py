@@ -30,6 +30,7 @@ class SamplingConfig:
     top_p: float = 0.95
     max_tokens: int = 1024
     seed: int = 0
+    top_k: int = 0  # 0 = off (every token is a candidate)
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -38,6 +39,8 @@ class SamplingConfig:
             raise UserError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.max_tokens < 1:
             raise UserError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if self.top_k < 0:
+            raise UserError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,9 @@ class CompareConfig:
     backend: str = "vllm"
     max_model_len: int = 4096
     chunk_size: int = 256
+    allow_pickle: bool = False
     output_dir: str | None = None
+    num_samples: int = 1  # completions per problem and arm; > 1 adds pass@k and maj@k
 
     def __post_init__(self) -> None:
         if self.max_samples is not None and self.max_samples < 1:
@@ -87,6 +92,8 @@ class CompareConfig:
             raise UserError(f"arms need at least two distinct names, got {names}")
         if self.chunk_size < 1:
             raise UserError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        if self.num_samples < 1:
+            raise UserError(f"num_samples must be >= 1, got {self.num_samples}")
 
     @property
     def is_demo(self) -> bool:

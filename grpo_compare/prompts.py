@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .scoring import SYSTEM_PROMPT as XML_COT
 from .types import Arm
-
-# The training prompt of the unsloth GRPO notebooks, byte for byte (leading and trailing newline).
-XML_COT = "\nRespond in the following format:\n<reasoning>\n...\n</reasoning>\n<answer>\n...\n</answer>\n"
 
 
 def messages(arm: Arm, question: str) -> list[dict[str, str]]:

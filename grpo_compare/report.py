@@ -1,7 +1,7 @@
 """Reports: the side-by-side table, the summary dict, the run files and the terminal view.
 
     comparison_table(result).query("outcome == 'fixed'")
-    write_outputs(result, Path("runs/demo"))   # comparison.csv, summary.json, config.yaml
+    write_outputs(result, Path("runs/demo"))   # comparison.csv, summary.json, config.yaml, report.html
 
 The first two arms are the pair being compared (baseline, treatment); more arms add columns.
 """
@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .scoring import NOTEBOOK_REWARDS
-from .stats import bootstrap_delta_ci, mcnemar_exact
+from .stats import bootstrap_delta_ci, mcnemar_exact, sample_metrics
 
 if TYPE_CHECKING:
     from .compare import Comparison
@@ -71,6 +71,9 @@ def summarize(c: Comparison) -> dict[str, Any]:
     t = c.table
     base, treat = c.arms[0].name, c.arms[1].name
     arms = {a.name: _arm_summary(t, a.name) for a in c.arms}
+    if c.config.num_samples > 1:  # k samples per problem: pass@k and maj@k beside sample 0's rates
+        for a in c.arms:
+            arms[a.name]["samples"] = arm_sample_metrics(c, a.name)
     graded = t[t[f"{base}_correct"].notna() & t[f"{treat}_correct"].notna()]
     before = graded[f"{base}_correct"].astype(bool).tolist()
     after = graded[f"{treat}_correct"].astype(bool).tolist()
@@ -83,7 +86,15 @@ def summarize(c: Comparison) -> dict[str, Any]:
         "fixed": fixed, "broken": broken, "mcnemar_p": mcnemar_exact(fixed, broken),
         "outcomes": {o: int((t.outcome == o).sum()) for o in OUTCOMES},
         "skipped": list(c.skipped),
+        "adapter_check": c.adapter_check,
     }
+
+
+def arm_sample_metrics(c: Comparison, arm: str) -> dict[str, Any]:
+    """pass@1, pass@k and maj@k of one arm over the problems' k samples."""
+    groups = [[(r.score.answer, r.score.correct) for r in c.samples.get((p.id, arm), ())] for p in c.problems]
+    return {key: _num(v) if isinstance(v, float) else v
+            for key, v in sample_metrics(groups, c.config.num_samples).items()}
 
 
 def _arm_summary(t: pd.DataFrame, arm: str) -> dict[str, Any]:
@@ -105,12 +116,48 @@ def _num(x: Any) -> float | None:
     return None if x is None or pd.isna(x) else round(float(x), 6)
 
 
-def write_outputs(c: Comparison, out: Path) -> None:
-    """comparison.csv, summary.json and config.yaml (generations.jsonl is written as results arrive)."""
+def write_outputs(c: Comparison, out: Path, summary: dict[str, Any] | None = None) -> None:
+    """comparison.csv, summary.json, config.yaml and report.html (generations.jsonl is written as
+    results arrive). `summary` defaults to the comparison's own."""
+    from .html_report import write_report
+
+    summary = summary if summary is not None else c.summary
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "comparison.csv", c.table.to_csv(index=False))
-    _atomic_write(out / "summary.json", json.dumps(c.summary, indent=2, ensure_ascii=False) + "\n")
+    _atomic_write(out / "comparison.csv", csv_safe(c.table).to_csv(index=False))
+    _atomic_write(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     _atomic_write(out / "config.yaml", yaml.safe_dump(c.config.to_dict(), sort_keys=False))
+    write_report(c, out, summary)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells a spreadsheet would run as a formula are quoted with a leading '.
+
+    Model output is untrusted: "=HYPERLINK(...)" must stay text. Plain numbers ("-3") are kept.
+
+    >>> csv_safe(pd.DataFrame({"a": ["=1+1", "-3", "@x", "ok"]}))["a"].tolist()
+    ["'=1+1", '-3', "'@x", 'ok']
+    """
+    def cell(v: Any) -> Any:
+        if isinstance(v, str) and v.startswith(_FORMULA_START) and not _is_number(v):
+            return "'" + v
+        return v
+
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(cell)
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -136,6 +183,9 @@ def print_summary(c: Comparison, console: Console | None = None) -> None:
             ("mean completion tokens", lambda a: f"{a['mean_completion_tokens']:.0f}"),
             ("truncated", lambda a: pct(a["truncated_rate"]))]
     rows += [(f"reward {k}", lambda a, k=k: f"{a['mean_rewards'][k]:.3f}") for k in NOTEBOOK_REWARDS]
+    k = c.config.num_samples
+    if k > 1:
+        rows += [(m, lambda a, m=m: pct(a["samples"][m])) for m in sorted({"pass@1", f"pass@{k}"}) + [f"maj@{k}"]]
     for label, fmt in rows:
         table.add_row(label, *(fmt(a) for a in s["arms"].values()))
     console.print(table)
@@ -148,3 +198,6 @@ def print_summary(c: Comparison, console: Console | None = None) -> None:
         )
     if s["skipped"]:
         console.print(f"[yellow]{len(s['skipped'])} problems skipped (prompt too long)[/]")
+    check = s.get("adapter_check")
+    if check and check["identical"]:
+        console.print("[bold yellow]adapter check: the LoRA did not change a greedy answer (see summary.json)[/]")

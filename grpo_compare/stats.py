@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["bootstrap_delta_ci", "majority_vote", "mcnemar_exact", "pass_at_k"]
+__all__ = ["bootstrap_delta_ci", "majority_vote", "mcnemar_exact", "pass_at_k", "sample_metrics", "wilson_interval"]
 
 _BOOT_CELLS = 4_000_000  # resampled indices held at once: bounds memory for large problem sets
 
@@ -90,3 +90,43 @@ def majority_vote(answers: Sequence[str | None]) -> str | None:
     counts = Counter(a for a in answers if a is not None)
     # most_common keeps first-encountered order among equal counts (documented Counter behaviour).
     return counts.most_common(1)[0][0] if counts else None
+
+
+def wilson_interval(correct: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a proportion (95% by default); (nan, nan) when n is 0.
+
+    Unlike the normal approximation it stays inside [0, 1] and is sensible at 0/n and n/n.
+
+    >>> tuple(round(x, 3) for x in wilson_interval(0, 10))
+    (0.0, 0.278)
+    """
+    if not 0 <= correct <= n:
+        raise ValueError(f"need 0 <= correct <= n, got correct={correct}, n={n}")
+    if n == 0:
+        return (math.nan, math.nan)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def sample_metrics(groups: Sequence[Sequence[tuple[str | None, bool | None]]], k: int) -> dict[str, float | int | None]:
+    """pass@1 and pass@k (unbiased, averaged over problems) and maj@k (the most common extracted
+    answer is right) from each problem's k samples, given as (answer, correct) pairs.
+
+    A problem with any ungraded sample (correct None) is left out; `graded` counts the rest.
+
+    >>> sample_metrics([[("4", True), ("5", False)], [("1", False), ("1", False)]], 2)
+    {'k': 2, 'graded': 2, 'pass@1': 0.25, 'pass@2': 0.5, 'maj@2': 0.5}
+    """
+    graded = [g for g in groups if g and all(c is not None for _, c in g)]
+    out: dict[str, float | int | None] = {"k": k, "graded": len(graded)}
+    for j in sorted({1, k}):
+        vals = [pass_at_k(len(g), sum(bool(c) for _, c in g), j) for g in graded if len(g) >= j]
+        out[f"pass@{j}"] = float(np.mean(vals)) if vals else None
+    votes = []
+    for g in graded:
+        top = majority_vote([a for a, _ in g])
+        votes.append(top is not None and any(a == top and c for a, c in g))
+    out[f"maj@{k}"] = float(np.mean(votes)) if votes else None
+    return out

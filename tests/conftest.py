@@ -65,3 +65,14 @@ def engine(demo_model: Path, fixture_lora: Path):
     if (demo_adapter_path() / "adapter_config.json").is_file():
         adapters.append(inspect_adapter(demo_adapter_path(), demo_model))
     return VLLMBackend(demo_model, adapters, max_model_len=2048, progress=False)
+
+
+@pytest.fixture(scope="session")
+def math500_run(engine, fixture_lora: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run directory: four MATH-500 problems, both arms, greedy. Copy it before changing it."""
+    from grpo_compare import CompareConfig, compare
+
+    out = tmp_path_factory.mktemp("runs") / "math500"
+    compare(CompareConfig(), backend=engine, output_dir=out, adapter=str(fixture_lora),
+            dataset=str(shared_file("math500_test.jsonl")), max_samples=4, temperature=0.0, max_tokens=48)
+    return out

@@ -103,3 +103,39 @@ def test_unknown_config_key_names_it(tmp_path):
     cfg.write_text("sampling:\n  temprature: 0.5\n")
     proc = run_cli("compare", "--config", str(cfg))
     assert_one_line_error(proc, "temprature", "allowed keys: temperature")
+
+
+def test_directory_instead_of_dataset_file(fixture_lora, tmp_path):
+    proc = run_cli("compare", "--adapter", str(fixture_lora), "--dataset", str(tmp_path))
+    assert_one_line_error(proc, str(tmp_path), "directory")
+
+
+def test_non_utf8_dataset_names_the_line(fixture_lora, tmp_path):
+    data = tmp_path / "latin1.jsonl"
+    data.write_bytes(b'{"question": "1+1?", "answer": "#### 2"}\n{"question": "caf\xe9?", "answer": "#### 1"}\n')
+    proc = run_cli("compare", "--adapter", str(fixture_lora), "--dataset", str(data))
+    assert_one_line_error(proc, "latin1.jsonl:2", "UTF-8", code=3)
+
+
+@pytest.mark.parametrize("flag", ["--max-samples", "--max-tokens"])
+def test_zero_counts_are_usage_errors(fixture_lora, gsm8k_rows, flag):
+    proc = run_cli("compare", "--adapter", str(fixture_lora), "--dataset", str(gsm8k_rows), flag, "0")
+    assert_one_line_error(proc, flag.removeprefix("--").replace("-", "_"))
+
+
+def test_duplicate_arm_names_are_refused(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("arms:\n  - {name: base}\n  - {name: base, lora: true}\n")
+    proc = run_cli("compare", "--config", str(cfg))
+    assert_one_line_error(proc, "distinct names")
+
+
+def test_pickled_adapter_is_refused_without_allow_pickle(fixture_lora, tmp_path, gsm8k_rows):
+    import shutil
+
+    lora = tmp_path / "pickled"
+    lora.mkdir()
+    shutil.copy(fixture_lora / "adapter_config.json", lora)
+    (lora / "adapter_model.bin").write_bytes(b"not loaded")
+    proc = run_cli("compare", "--adapter", str(lora), "--dataset", str(gsm8k_rows))
+    assert_one_line_error(proc, "adapter_model.bin", "pickle", "--allow-pickle")

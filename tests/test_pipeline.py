@@ -69,9 +69,18 @@ def test_each_arm_keeps_its_rendered_prompt(gsm8k_run):
 
 
 def test_both_arms_share_one_engine_call(gsm8k_run):
-    _, _, calls = gsm8k_run
-    assert len(calls) == 1
-    assert calls[0].count("base") == 6 and calls[0].count("grpo") == 6
+    result, _, calls = gsm8k_run
+    check, main = calls[0], calls[1:]  # the one-prompt adapter check, then the run itself
+    assert check == ["check_base", "check_lora"]
+    assert len(main) == 1
+    assert main[0].count("base") == 6 and main[0].count("grpo") == 6
+
+
+def test_adapter_check_sees_the_lora_change_the_output(gsm8k_run):
+    result, out, _ = gsm8k_run
+    check = json.loads((out / "summary.json").read_text())["adapter_check"]
+    assert check["identical"] is False
+    assert check["with_adapter"] != check["without_adapter"]
 
 
 def test_base_rows_of_mixed_call_equal_base_run_alone(gsm8k_run, engine, demo_model):

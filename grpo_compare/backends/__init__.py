@@ -1,9 +1,10 @@
 """Backends: anything with `generate(requests, sampling) -> list[Generation]`.
 
-    backend = make_backend("vllm", model_dir, adapters=[info], max_model_len=4096)
+    name, why = resolve_backend("auto")         # ("vllm", "...") or ("hf", "...")
+    backend = make_backend(name, model_dir, adapters=[info], max_model_len=4096)
 
 Each factory imports its heavy dependency lazily, so a missing one fails with the install
-command only when that backend is chosen.
+command only when that backend is chosen. `auto` is vLLM where it can run, else transformers.
 """
 
 from __future__ import annotations
@@ -25,17 +26,58 @@ class Backend(Protocol):
         ...
 
 
-def _vllm(model: str | Path, adapters: Sequence[AdapterInfo], **kw: Any) -> Backend:
+def _vllm(model: str | Path, adapters: Sequence[AdapterInfo], batch_size: int | None = None, **kw: Any) -> Backend:
     from .vllm import VLLMBackend
 
-    return VLLMBackend(model, adapters, **kw)
+    return VLLMBackend(model, adapters, **kw)  # the engine schedules its own batches
 
 
-FACTORIES: dict[str, Callable[..., Backend]] = {"vllm": _vllm}
+def _unsloth(model: str | Path, adapters: Sequence[AdapterInfo], batch_size: int | None = None, **kw: Any) -> Backend:
+    from .unsloth import UnslothBackend
+
+    return UnslothBackend(model, adapters, **kw)
+
+
+def _hf(model: str | Path, adapters: Sequence[AdapterInfo], batch_size: int | None = None, **kw: Any) -> Backend:
+    from .hf import HFBackend
+
+    return HFBackend(model, adapters, **kw, **({"batch_size": batch_size} if batch_size else {}))
+
+
+FACTORIES: dict[str, Callable[..., Backend]] = {"vllm": _vllm, "unsloth": _unsloth, "hf": _hf}
 
 
 def make_backend(name: str, model: str | Path, adapters: Sequence[AdapterInfo], **kw: Any) -> Backend:
-    """Build the named backend; the error lists the valid names."""
+    """Build the named backend (`auto` resolved first); the error lists the valid names."""
+    name = resolve_backend(name)[0]
     if name not in FACTORIES:
-        raise UserError(f"unknown backend '{name}': choose one of {', '.join(FACTORIES)}")
+        raise UserError(f"unknown backend '{name}': choose one of auto, {', '.join(FACTORIES)}")
     return FACTORIES[name](model, adapters, **kw)
+
+
+def resolve_backend(name: str) -> tuple[str, str]:
+    """The backend to build for `name`, and why ("" when named explicitly).
+
+    `auto` is vllm when it can run here, else hf (transformers + peft).
+    """
+    if name != "auto":
+        return name, ""
+    problem = vllm_problem()
+    if problem is None:
+        return "vllm", "auto: vLLM runs on this machine"
+    return "hf", f"auto: {problem}, using transformers + peft"
+
+
+def vllm_problem() -> str | None:
+    """Why vLLM cannot run here (not installed, broken install, no supported device), or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        return "vLLM is not installed"
+    try:
+        from vllm.platforms import current_platform
+    except Exception as e:  # a broken or mismatched install fails in many ways
+        return f"vLLM does not import ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''})"
+    if current_platform.is_unspecified():
+        return "vLLM found no device it supports"
+    return None

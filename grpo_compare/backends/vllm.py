@@ -61,6 +61,7 @@ class VLLMBackend:
                 max_loras=len(adapters) + 1,
                 max_lora_rank=max(a.vllm_max_lora_rank for a in adapters),
             )
+        engine_kw.setdefault("dtype", default_dtype())
         self.llm = LLM(model=str(model), max_model_len=max_model_len, seed=seed, **lora_kw, **engine_kw)
         self.max_model_len = max_model_len
         self.progress = progress
@@ -75,6 +76,7 @@ class VLLMBackend:
             SamplingParams(
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,
+                top_k=sampling.top_k,
                 max_tokens=sampling.max_tokens,
                 seed=r.seed,
             )
@@ -89,6 +91,14 @@ class VLLMBackend:
         )
         seconds = time.perf_counter() - start
         return [_generation(r, o.outputs[0], seconds) for r, o in zip(requests, outputs)]
+
+
+def default_dtype() -> str:
+    """float32 on CPU, where bf16 makes greedy text depend on how rows happen to be batched
+    (a base row alone and the same row beside LoRA rows can diverge); the model's dtype on GPU."""
+    import torch
+
+    return "auto" if torch.cuda.is_available() else "float32"
 
 
 def _generation(req: Request, out: Any, seconds: float) -> Generation:

@@ -1,0 +1,217 @@
+"""transformers + peft backend: one copy of the weights, base rows under `disable_adapter()`.
+
+    backend = HFBackend(model_dir, [inspect_adapter(lora_dir, model_dir)], batch_size=16)
+    gens = backend.generate(requests, SamplingConfig(temperature=0))
+
+Runs anywhere torch runs (CPU or CUDA, `device="auto"`). Rows are grouped by adapter, sorted by
+prompt length and generated in left-padded batches. Sampling draws each row's token from its own
+`torch.Generator` seeded with the request's seed, so a row's completion does not depend on which
+rows share its batch; at temperature 0 decoding is greedy.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from ..adapters import AdapterInfo
+from ..config import SamplingConfig
+from ..errors import UserError
+from ..types import Generation, Request
+
+
+class HFBackend:
+    """One transformers model (wrapped in a PeftModel when adapters are given), all arms."""
+
+    def __init__(
+        self,
+        model: str | Path,
+        adapters: Sequence[AdapterInfo] = (),
+        max_model_len: int = 4096,
+        seed: int = 0,
+        progress: bool = True,
+        batch_size: int = 16,
+        device: str = "auto",
+        dtype: str = "auto",
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if batch_size < 1:
+            raise UserError(f"batch_size must be >= 1, got {batch_size}")
+        self.device = pick_device(device)
+        try:
+            base = AutoModelForCausalLM.from_pretrained(str(model), dtype=_torch_dtype(dtype, self.device))
+            self.tokenizer = AutoTokenizer.from_pretrained(str(model))
+        except (OSError, ValueError) as e:
+            raise UserError(f"could not load model '{model}' with transformers: {str(e).splitlines()[0]}") from None
+        self.model = _with_adapters(base, adapters).to(self.device).eval()
+        self.adapter_names = {a.path: f"adapter{i}" for i, a in enumerate(adapters, 1)}
+        self.eos_ids = _eos_ids(base)
+        self.pad_id = base.generation_config.pad_token_id
+        if self.pad_id is None:
+            self.pad_id = self.eos_ids[0]
+        self.max_model_len = max_model_len
+        self.batch_size = batch_size
+        self.progress = progress
+        self.calls: list[list[str]] = []
+        torch.manual_seed(seed)
+
+    def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> list[Generation]:
+        """Every request of every arm; batches never mix adapters. Results in request order."""
+        self.calls.append([r.arm.name for r in requests])
+        results: dict[int, Generation] = {}
+        with _progress(len(requests), self.progress) as advance:
+            for adapter, rows in self._batches(requests):
+                start = time.perf_counter()
+                with self._adapter(adapter):
+                    outs = self._generate_batch([requests[i] for i in rows], sampling)
+                seconds = time.perf_counter() - start
+                for i, (text, n, reason) in zip(rows, outs):
+                    r = requests[i]
+                    results[i] = Generation(r.problem.id, r.arm.name, r.prompt_text, text, n, reason, seconds, r.sample)
+                advance(len(rows))
+        return [results[i] for i in range(len(requests))]
+
+    def _batches(self, requests: Sequence[Request]) -> Iterator[tuple[Any, list[int]]]:
+        """(adapter, row indices) per batch: one adapter per batch, similar lengths together."""
+        by_adapter: dict[Any, list[int]] = {}
+        for i, r in enumerate(requests):
+            by_adapter.setdefault(r.arm.adapter, []).append(i)
+        for adapter, rows in by_adapter.items():
+            rows.sort(key=lambda i: len(requests[i].prompt_token_ids))
+            for k in range(0, len(rows), self.batch_size):
+                yield adapter, rows[k:k + self.batch_size]
+
+    def _adapter(self, adapter: Any) -> Any:
+        if not self.adapter_names:
+            return nullcontext()
+        if adapter is None:
+            return self.model.disable_adapter()
+        self.model.set_adapter(self.adapter_names[adapter])
+        return nullcontext()
+
+    def _generate_batch(self, batch: Sequence[Request], sampling: SamplingConfig) -> list[tuple[str, int, str]]:
+        """Left-pad, generate, and cut each row at its first end-of-sequence token."""
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        width = max(len(r.prompt_token_ids) for r in batch)
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, r in enumerate(batch):
+            n = len(r.prompt_token_ids)
+            ids[row, width - n:] = torch.tensor(r.prompt_token_ids)
+            mask[row, width - n:] = 1
+        budget = min(sampling.max_tokens, self.max_model_len - width)
+        # Every knob explicit: unset ones would be filled from the model's generation_config.json
+        # (e.g. a repetition penalty), which the vLLM backend's SamplingParams do not apply either.
+        config = GenerationConfig(do_sample=False, num_beams=1, max_new_tokens=max(budget, 1), min_new_tokens=0,
+                                  repetition_penalty=1.0, no_repeat_ngram_size=0, temperature=1.0, top_p=1.0,
+                                  top_k=0, pad_token_id=self.pad_id, eos_token_id=self.eos_ids)
+        processors = LogitsProcessorList()
+        if sampling.temperature > 0:
+            processors.append(SeededSampler([r.seed for r in batch], sampling, self.device))
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                      generation_config=config, logits_processor=processors)
+        return [self._finish(row.tolist()) for row in out[:, width:].cpu()]
+
+    def _finish(self, tokens: list[int]) -> tuple[str, int, str]:
+        """(text, completion tokens counting the end token, "stop" | "length"), as vLLM reports them."""
+        end = next((k for k, t in enumerate(tokens) if t in self.eos_ids), None)
+        kept = tokens if end is None else tokens[:end + 1]
+        text = self.tokenizer.decode(kept, skip_special_tokens=True)
+        return text, len(kept), "stop" if end is not None else "length"
+
+
+class SeededSampler:
+    """Logits processor drawing each row's next token with that row's own generator.
+
+    It leaves only the drawn token finite, so the (greedy) decoder picks it: rows sample
+    independently of batch composition, and a request's seed reproduces its completion.
+    """
+
+    def __init__(self, seeds: Sequence[int], sampling: SamplingConfig, device: Any) -> None:
+        import torch
+
+        self.temperature, self.top_p = sampling.temperature, sampling.top_p
+        self.top_k = sampling.top_k
+        self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        scores = scores.float() / self.temperature
+        if 0 < self.top_k < scores.shape[-1]:
+            kth = scores.topk(self.top_k, dim=-1).values[:, -1:]
+            scores = scores.masked_fill(scores < kth, float("-inf"))
+        probs = torch.softmax(scores, dim=-1)
+        if self.top_p < 1.0:
+            sorted_p, order = probs.sort(dim=-1, descending=True)
+            drop = sorted_p.cumsum(-1) - sorted_p >= self.top_p  # keep the smallest set reaching top_p
+            sorted_p[drop] = 0.0
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+        picks = [torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)]
+        out = torch.full_like(scores, float("-inf"))
+        out.scatter_(-1, torch.stack(picks), 0.0)
+        return out
+
+
+def pick_device(device: str = "auto") -> str:
+    """`auto` is CUDA when available, else CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _torch_dtype(dtype: str, device: str) -> Any:
+    """`auto`: the checkpoint's dtype on GPU; float32 on CPU, where torch's bf16/fp16 matmuls are
+    several times slower and the vLLM backend runs float32 as well."""
+    import torch
+
+    if dtype == "auto":
+        return "auto" if device != "cpu" else torch.float32
+    if not isinstance(getattr(torch, dtype, None), torch.dtype):
+        raise UserError(f"unknown dtype '{dtype}': use auto, bfloat16, float16 or float32")
+    return getattr(torch, dtype)
+
+
+def _with_adapters(base: Any, adapters: Sequence[AdapterInfo]) -> Any:
+    """Wrap the model in a PeftModel holding every adapter under its own name."""
+    if not adapters:
+        return base
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(base, str(adapters[0].path), adapter_name="adapter1")
+    for i, a in enumerate(adapters[1:], 2):
+        model.load_adapter(str(a.path), adapter_name=f"adapter{i}")
+    return model
+
+
+def _eos_ids(model: Any) -> list[int]:
+    eos = model.generation_config.eos_token_id
+    if eos is None:
+        eos = model.config.eos_token_id
+    if eos is None:
+        raise UserError("the model declares no eos_token_id in config.json or generation_config.json")
+    return list(eos) if isinstance(eos, (list, tuple)) else [eos]
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr; yields `advance(n)`."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("generating", total=total)
+        yield lambda n: bar.advance(task, n)

@@ -1,0 +1,245 @@
+"""report.html: one self-contained page per run (inline CSS, JS and SVG; opens offline).
+
+    write_report(result, Path("runs/demo"))      # runs/demo/report.html
+    side_by_side(result, "gsm8k-0")              # one problem's completions, for a notebook
+
+Summary cards, the charts of `grpo_compare.plots`, and a problem table filterable by outcome and
+searchable; each row opens every arm's full completion with the extracted answer highlighted and
+the words the first two arms do not share marked. All model and dataset text is escaped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from html import escape
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .plots import figures
+from .report import OUTCOMES, _atomic_write
+from .stats import wilson_interval
+
+if TYPE_CHECKING:
+    from .compare import Comparison
+    from .types import ArmResult, Problem
+
+__all__ = ["render_report", "side_by_side", "write_report"]
+
+_TOKEN = re.compile(r"\S+")
+Span = tuple[int, int]
+
+
+def write_report(c: Comparison, out: Path, summary: dict[str, Any] | None = None) -> Path:
+    """Write `out/report.html` (atomically) and return its path."""
+    path = Path(out) / "report.html"
+    _atomic_write(path, render_report(c, summary))
+    return path
+
+
+def render_report(c: Comparison, summary: dict[str, Any] | None = None) -> str:
+    """The whole page as one string; `summary` defaults to the comparison's own."""
+    s = summary if summary is not None else c.summary
+    cfg = c.config
+    base, treat = s["baseline"], s["treatment"]
+    assets = files("grpo_compare") / "assets"
+    plots = "".join(f"<figure>{svg}</figure>" for svg in figures(c).values())
+    facts = [f"model {cfg.model or 'demo model'}", f"adapter {cfg.adapter or 'demo adapter'}",
+             f"dataset {cfg.dataset or 'built-in demo problems'}", f"{s['n']} problems",
+             f"temperature {cfg.sampling.temperature:g}", f"top_p {cfg.sampling.top_p:g}",
+             f"max_tokens {cfg.sampling.max_tokens}"]
+    return "\n".join([
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(treat)} vs {escape(base)} — grpo_compare</title>",
+        f"<style>{assets.joinpath('report.css').read_text(encoding='utf-8')}</style></head><body>",
+        f"<h1>Did <b>{escape(treat)}</b> do better than <b>{escape(base)}</b>?</h1>",
+        f'<p class="sub">{escape(" · ".join(facts))}</p>',
+        f'<section class="cards">{_cards(s)}</section>',
+        f'<h2>Charts</h2><section class="plots">{plots}</section>',
+        f'<h2>Problems</h2><section id="problems">{_table(c)}</section>',
+        f"<script>{assets.joinpath('report.js').read_text(encoding='utf-8')}</script>",
+        "</body></html>",
+    ])
+
+
+# --- summary cards ------------------------------------------------------------------------------
+
+def _pct(v: float | None, sign: bool = False) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return f"{100 * v:+.1f}" if sign else f"{100 * v:.1f}%"
+
+
+def _card(label: str, value: str, detail: str = "", tone: str = "") -> str:
+    return (f'<div class="card {tone}"><div class="label">{escape(label)}</div>'
+            f'<div class="value">{escape(value)}</div><div class="detail">{escape(detail)}</div></div>')
+
+
+def _cards(s: dict[str, Any]) -> str:
+    out = []
+    for name, a in s["arms"].items():
+        lo, hi = wilson_interval(a["correct"], a["graded"]) if a["graded"] else (None, None)
+        out.append(_card(f"{name} accuracy", _pct(a["accuracy"]),
+                         f"{a['correct']}/{a['graded']} graded · 95% CI {_pct(lo)}–{_pct(hi)} · "
+                         f"soft format {_pct(a['soft_format_rate'])} · strict {_pct(a['strict_format_rate'])} · "
+                         f"{a['mean_completion_tokens'] or 0:.0f} tokens on average, "
+                         f"{_pct(a['truncated_rate'])} truncated"))
+    lo, hi = s["delta_accuracy_ci"]
+    delta = s["delta_accuracy"]
+    tone = "" if delta is None or lo is None or lo <= 0 <= hi else ("good" if delta > 0 else "bad")
+    points = "—" if delta is None else f"{_pct(delta, sign=True)} points"
+    out.append(_card(f"{s['treatment']} − {s['baseline']}", points,
+                     f"95% CI {_pct(lo, True)} to {_pct(hi, True)} points (paired bootstrap)", tone))
+    out.append(_card("McNemar exact p", f"{s['mcnemar_p']:.3g}",
+                     f"fixed {s['fixed']} · broken {s['broken']} (two-sided, discordant pairs only)"))
+    out.append(_card("outcomes", f"{s['n']} problems",
+                     " · ".join(f"{k.replace('_', ' ')} {v}" for k, v in s["outcomes"].items())))
+    if s.get("adapter_check") is not None:
+        out.append(_adapter_card(s["adapter_check"]))
+    if s.get("skipped"):
+        out.append(_card("skipped", str(len(s["skipped"])), "prompts longer than the context window", "bad"))
+    return "".join(out)
+
+
+def _adapter_card(check: Any) -> str:
+    """The adapter-applied smoke test: one prompt, greedy, with and without the LoRA."""
+    if not isinstance(check, dict) or not isinstance(check.get("identical"), bool):
+        return _card("adapter applied?", "see summary.json", str(check)[:300])
+    if check["identical"]:
+        return _card("adapter applied?", "NO", f"problem {check.get('problem_id')}: the same output with and "
+                     "without the adapter (zero weights, wrong target modules or another base model?)", "bad")
+    return _card("adapter applied?", "yes", f"problem {check.get('problem_id')}: the adapter changes the "
+                 "greedy output", "good")
+
+
+# --- problem table --------------------------------------------------------------------------------
+
+def _table(c: Comparison) -> str:
+    t = c.table
+    arms = [a.name for a in c.arms]
+    extra = [k for k in ("level", "subject") if k in t.columns]
+    counts = t.outcome.value_counts().to_dict()
+    buttons = [f'<button type="button" data-filter="all">all ({len(t)})</button>'] + [
+        f'<button type="button" data-filter="{o}">{o.replace("_", " ")} ({counts.get(o, 0)})</button>'
+        for o in OUTCOMES]
+    controls = ('<div class="controls">' + "".join(buttons) +
+                '<input id="search" type="search" placeholder="search id, question, answers, completions"'
+                ' aria-label="search problems"><span id="shown"></span></div>')
+    widths = ["10%", *({"level": "5%", "subject": "10%"}[k] for k in extra), "auto", "9%",
+              *(["14%"] * len(arms)), "9%"]
+    head = ["id", *extra, "question", "gold", *(f"{a} answer" for a in arms), "outcome"]
+    cols = "".join(f'<col style="width:{w}">' for w in widths)
+    ths = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = []
+    for i, p in enumerate(c.problems):
+        row = t.iloc[i]
+        cells = [escape(p.id), *(escape(_text(row[k])) for k in extra), escape(p.question[:300]),
+                 escape(p.gold if p.gold is not None else "—")]
+        cells += [_answer_cell(c.results[(p.id, a)]) for a in arms]
+        cells.append(f'<span class="outcome o-{row.outcome}">{row.outcome.replace("_", " ")}</span>')
+        tds = "".join(f'<td class="q">{x}</td>' if n == 1 + len(extra) else f"<td>{x}</td>"
+                      for n, x in enumerate(cells))
+        body.append(f'<tr class="problem" tabindex="0" aria-expanded="false" data-id="{escape(p.id)}" '
+                    f'data-outcome="{row.outcome}">{tds}</tr>'
+                    f'<tr class="detail" hidden><td colspan="{len(head)}">{_detail(c, p)}</td></tr>')
+    return (controls + f'<table class="problems" id="problem-table"><colgroup>{cols}</colgroup>'
+            f"<thead><tr>{ths}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _answer_cell(res: ArmResult) -> str:
+    mark = {True: "mark-ok", False: "mark-bad", None: "mark-none"}[res.score.correct]
+    answer = res.score.answer if res.score.answer is not None else "—"
+    return f'<span class="{mark}">{escape(answer[:80])}</span>'
+
+
+def _detail(c: Comparison, p: Problem) -> str:
+    """The full question and every arm's completion; the first two arms' differences marked."""
+    results = [c.results[(p.id, a.name)] for a in c.arms]
+    texts = [r.generation.completion for r in results]
+    changed: list[list[Span]] = [[] for _ in results]
+    changed[0], changed[1] = _word_diff(texts[0], texts[1])
+    panels = []
+    for arm, res, marks in zip(c.arms, results, changed, strict=True):
+        s, g = res.score, res.generation
+        verdict = {True: "correct", False: "wrong", None: "ungraded"}[s.correct]
+        head = (f"{arm.name} — answer {s.answer if s.answer is not None else '—'} ({verdict}, {s.extractor}) · "
+                f"{g.completion_tokens} tokens · {g.finish_reason}")
+        body = _marked(g.completion, marks, _answer_span(g.completion, s.answer))
+        panels.append(f'<div class="arm"><h3>{escape(head)}</h3><pre>{body}</pre></div>')
+    gold = p.gold if p.gold is not None else "— (none)"
+    return (f'<p class="question">{escape(p.question)}</p><p>gold: <code>{escape(gold)}</code></p>'
+            f'<div class="arms">{"".join(panels)}</div>'
+            f'<p class="legend"><span class="ans">extracted answer</span> '
+            f'<span class="chg">words only in this one of {escape(c.arms[0].name)} and '
+            f"{escape(c.arms[1].name)}</span></p>")
+
+
+def side_by_side(c: Comparison, problem_id: str) -> str:
+    """One problem's completions side by side as an HTML fragment with its own styles.
+
+    For notebooks: `IPython.display.HTML(side_by_side(result, result.problems[0].id))`.
+    """
+    problem = next((p for p in c.problems if p.id == problem_id), None)
+    if problem is None:
+        raise KeyError(f"no problem '{problem_id}' in this comparison")
+    return f'<div class="grpo-compare"><style>{_FRAGMENT_CSS}</style>{_detail(c, problem)}</div>'
+
+
+# The page's styles for one problem, every rule scoped so a notebook around it keeps its own look.
+_FRAGMENT_CSS = """
+.grpo-compare .question { white-space: pre-wrap; }
+.grpo-compare .arms { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 10px; }
+.grpo-compare .arm { border: 1px solid #e3e3e3; border-radius: 6px; min-width: 0; }
+.grpo-compare .arm h3 { font-size: 13px; margin: 0; padding: 6px 8px; border-bottom: 1px solid #e3e3e3; }
+.grpo-compare .arm pre { margin: 0; padding: 8px; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12.5px; }
+.grpo-compare .chg { background: #fff1b8; }
+.grpo-compare .ans { background: #b9f6ca; outline: 1px solid #2e7d32; font-weight: 700; }
+.grpo-compare .legend { color: #666; font-size: 12px; }
+"""
+
+
+# --- marking ----------------------------------------------------------------------------------------
+
+def _word_diff(a: str, b: str) -> tuple[list[Span], list[Span]]:
+    """Character spans of `a` missing from `b` and of `b` missing from `a`, compared word by word."""
+    ta, tb = list(_TOKEN.finditer(a)), list(_TOKEN.finditer(b))
+    matcher = difflib.SequenceMatcher(None, [m.group() for m in ta], [m.group() for m in tb], autojunk=False)
+    only_a, only_b = [], []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("replace", "delete") and i2 > i1:
+            only_a.append((ta[i1].start(), ta[i2 - 1].end()))
+        if tag in ("replace", "insert") and j2 > j1:
+            only_b.append((tb[j1].start(), tb[j2 - 1].end()))
+    return only_a, only_b
+
+
+def _answer_span(text: str, answer: str | None) -> Span | None:
+    """Where the extracted answer sits: its last occurrence (extractors all take the last one)."""
+    if not answer:
+        return None
+    start = text.rfind(answer)
+    return None if start < 0 else (start, start + len(answer))
+
+
+def _marked(text: str, changed: Sequence[Span], answer: Span | None) -> str:
+    """Escaped `text` with <span class="chg"> over changed spans and class "ans" over the answer."""
+    cuts = sorted({0, len(text), *(x for span in changed for x in span), *(answer or ())})
+    out, k = [], 0
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        while k < len(changed) and changed[k][1] <= start:
+            k += 1
+        classes = []
+        if k < len(changed) and changed[k][0] <= start and end <= changed[k][1]:
+            classes.append("chg")
+        if answer and answer[0] <= start and end <= answer[1]:
+            classes.append("ans")
+        piece = escape(text[start:end])
+        out.append(f'<span class="{" ".join(classes)}">{piece}</span>' if classes else piece)
+    return "".join(out)
