@@ -56,6 +56,8 @@ def compare_cmd(
     allow_pickle: bool = typer.Option(False, help="Accept a pickled adapter_model.bin (it can run code when loaded)."),
     num_samples: Optional[int] = typer.Option(None, help="Samples per problem and arm (k); k > 1 adds pass@k and maj@k."),
     output_dir: Optional[Path] = typer.Option(None, help="Where to write the run (default runs/<time>-<dataset>); an unfinished run there is resumed."),
+    backend: Optional[str] = typer.Option(None, help="auto (vllm where it runs, else hf), vllm, unsloth (CUDA) or hf (transformers + peft)."),
+    lora_strategy: Optional[str] = typer.Option(None, help="auto, mixed (base and LoRA rows in one batch) or merged (a merged copy of the weights, one engine at a time)."),
 ) -> None:
     """Run base and GRPO arms side by side on one engine, score them and show the difference."""
     from .compare import compare
@@ -63,18 +65,19 @@ def compare_cmd(
     from .frontend import compare_inputs
     from .report import print_summary
 
-    cfg, backend = compare_inputs(config)  # the flat layout, or the guide's sectioned one
+    cfg, engine = compare_inputs(config)  # the flat layout, or the guide's sectioned one
     cfg = cfg or demo_config()
     flags = dict(model=model, adapter=adapter, dataset=dataset, split=split, max_samples=max_samples,
                  temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed,
                  question_field=question_field, answer_field=answer_field, max_model_len=max_model_len,
-                 chunk_size=chunk_size, num_samples=num_samples)
+                 chunk_size=chunk_size, num_samples=num_samples, backend=backend,
+                 lora_strategy=lora_strategy)
     if config is None and any(flags[k] for k in ("model", "adapter", "dataset")):
         cfg = CompareConfig()  # not the demo: the notebook's sampling defaults apply
     cfg = cfg.override(**flags)
     out = output_dir or Path(cfg.output_dir or default_run_dir(cfg.dataset))
     try:
-        result = compare(cfg, backend=backend, output_dir=out)
+        result = compare(cfg, backend=engine, output_dir=out)
     except KeyboardInterrupt:
         err.print(f"[bold yellow]interrupted:[/] finished generations are kept in {out}/generations.jsonl; "
                   f"resume with: {resume_command(out)}", highlight=False)
@@ -172,6 +175,7 @@ _TOP_K = typer.Option(None, "--top-k", help="Top-k sampling (0 = off).")
 _MAX_TOKENS = typer.Option(None, "--max-tokens", help="Max new tokens per answer (inference.max_new_tokens).")
 _SEED = typer.Option(None, "--seed", help="Base seed; the same for every arm.")
 _MAX_MODEL_LEN = typer.Option(None, "--max-model-len", help="Context window (inference.max_length).")
+_BACKEND = typer.Option(None, "--backend", help="auto (vllm where it runs, else hf), vllm, unsloth (CUDA) or hf.")
 
 
 def _inference(config: Optional[Path], arm: Optional[str], **flags: Any) -> tuple[Any, list[str]]:
@@ -190,13 +194,13 @@ def ask_cmd(
     arm: Optional[str] = _ARM, config: Optional[Path] = _CONFIG, model: Optional[str] = _MODEL,
     adapter: Optional[str] = _ADAPTER, temperature: Optional[float] = _TEMPERATURE, top_p: Optional[float] = _TOP_P,
     top_k: Optional[int] = _TOP_K, max_tokens: Optional[int] = _MAX_TOKENS, seed: Optional[int] = _SEED,
-    max_model_len: Optional[int] = _MAX_MODEL_LEN,
+    max_model_len: Optional[int] = _MAX_MODEL_LEN, backend: Optional[str] = _BACKEND,
 ) -> None:
     """Ask one question; both arms answer side by side, the extracted answers highlighted."""
     from .frontend import ask_json, show_answers
 
     inf, arms = _inference(config, arm, model=model, adapter=adapter, temperature=temperature, top_p=top_p,
-                           top_k=top_k, max_tokens=max_tokens, seed=seed, max_model_len=max_model_len)
+                           top_k=top_k, max_tokens=max_tokens, seed=seed, max_model_len=max_model_len, backend=backend)
     answers = inf.ask(question, arms)
     if as_json:
         print(ask_json(question, answers))
@@ -214,7 +218,7 @@ def batch_cmd(
     arm: Optional[str] = _ARM, config: Optional[Path] = _CONFIG, model: Optional[str] = _MODEL,
     adapter: Optional[str] = _ADAPTER, temperature: Optional[float] = _TEMPERATURE, top_p: Optional[float] = _TOP_P,
     top_k: Optional[int] = _TOP_K, max_tokens: Optional[int] = _MAX_TOKENS, seed: Optional[int] = _SEED,
-    max_model_len: Optional[int] = _MAX_MODEL_LEN,
+    max_model_len: Optional[int] = _MAX_MODEL_LEN, backend: Optional[str] = _BACKEND,
 ) -> None:
     """Answer every question of a file; writes, per arm, [{problem, prompt, response, answer, index}]."""
     from .frontend import read_questions, write_per_arm
@@ -222,7 +226,7 @@ def batch_cmd(
     questions = read_questions(input_file)
     inf, arms = _inference(config, arm, model=model, adapter=adapter, temperature=temperature, top_p=top_p,
                            top_k=top_k, max_tokens=max_tokens, seed=seed, max_model_len=max_model_len,
-                           batch_size=batch_size)
+                           batch_size=batch_size, backend=backend)
     out = output or Path(inf.config.output.results_path) / "batch_results.json"
     paths = write_per_arm(out, inf.batch_by_arm(questions, arms=arms))
     err.print(f"{len(questions)} questions; wrote {', '.join(map(str, paths))}")
@@ -235,13 +239,13 @@ def chat_cmd(
     arm: Optional[str] = _ARM, config: Optional[Path] = _CONFIG, model: Optional[str] = _MODEL,
     adapter: Optional[str] = _ADAPTER, temperature: Optional[float] = _TEMPERATURE, top_p: Optional[float] = _TOP_P,
     top_k: Optional[int] = _TOP_K, max_tokens: Optional[int] = _MAX_TOKENS, seed: Optional[int] = _SEED,
-    max_model_len: Optional[int] = _MAX_MODEL_LEN,
+    max_model_len: Optional[int] = _MAX_MODEL_LEN, backend: Optional[str] = _BACKEND,
 ) -> None:
     """Interactive session: the engine stays loaded; /help lists the commands."""
     from .frontend import ChatSession
 
     inf, arms = _inference(config, arm, model=model, adapter=adapter, temperature=temperature, top_p=top_p,
-                           top_k=top_k, max_tokens=max_tokens, seed=seed, max_model_len=max_model_len)
+                           top_k=top_k, max_tokens=max_tokens, seed=seed, max_model_len=max_model_len, backend=backend)
     inf.backend  # start the engine now, not at the first question  # noqa: B018
     ChatSession(inf, Console(), arms, save).loop()
 
@@ -259,7 +263,7 @@ def evaluate_cmd(
     arm: Optional[str] = _ARM, config: Optional[Path] = _CONFIG, model: Optional[str] = _MODEL,
     adapter: Optional[str] = _ADAPTER, temperature: Optional[float] = _TEMPERATURE, top_p: Optional[float] = _TOP_P,
     top_k: Optional[int] = _TOP_K, max_tokens: Optional[int] = _MAX_TOKENS, seed: Optional[int] = _SEED,
-    max_model_len: Optional[int] = _MAX_MODEL_LEN,
+    max_model_len: Optional[int] = _MAX_MODEL_LEN, backend: Optional[str] = _BACKEND,
 ) -> None:
     """Accuracy per arm on a dataset, in the guide's evaluation format (plus level / subject, pass@k)."""
     from .frontend import detailed_log_dir, print_evaluation, write_per_arm
@@ -267,7 +271,7 @@ def evaluate_cmd(
     inf, arms = _inference(config, arm, model=model, adapter=adapter, temperature=temperature, top_p=top_p,
                            top_k=top_k, max_tokens=max_tokens, seed=seed, max_model_len=max_model_len,
                            dataset=dataset, split=split, max_samples=max_samples, num_samples=num_samples,
-                           batch_size=batch_size)
+                           batch_size=batch_size, backend=backend)
     log_dir = detailed_log_dir(inf.config)
     per_arm, comparison = inf.evaluate_arms(arms=arms, log_dir=log_dir)
     print_evaluation(Console(), per_arm, comparison.summary if comparison else None)

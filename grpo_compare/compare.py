@@ -23,8 +23,8 @@ from typing import Any, Callable, Sequence
 from rich.console import Console
 
 from .adapters import AdapterInfo, inspect_adapter
-from .backends import Backend, make_backend
-from .config import CompareConfig, demo_config
+from .backends import Backend, choose_backend, resolve_strategy, start_backend
+from .config import BACKENDS, CompareConfig, demo_config
 from .datasets import load_problems
 from .errors import UserError
 from .prompts import render
@@ -75,6 +75,11 @@ def compare(
     written there. `problems` replaces the config's dataset (e.g. questions typed by a user).
     """
     config = (config or demo_config()).override(**flags)
+    # The run's config (and fingerprint) records the backend that really serves it.
+    if backend is None:
+        config = replace(config, backend=choose_backend(config.backend))
+    elif getattr(backend, "name", None) in BACKENDS:
+        config = replace(config, backend=backend.name)
     model = resolve_model(config)
     adapter = resolve_adapter(config, model)
     arms = tuple(spec.resolve(adapter.path if adapter else None) for spec in config.arms)
@@ -95,13 +100,16 @@ def compare(
                 console.print(f"[bold]Resuming[/] {out}: {len(done)} of {len(requests)} generations already done")
         todo = [r for r in requests if record_key(r.problem.id, r.prompt_text, r.arm.name, r.sample) not in done]
         if todo and backend is None:
-            console.print(f"[bold]Loading[/] {model} with {config.backend}" + (f" + adapter {adapter.path}" if adapter else ""))
-            backend = make_backend(config.backend, model, [adapter] if adapter else [],
-                                   max_model_len=config.max_model_len, seed=config.sampling.seed)
+            config, backend = _start(config, model, adapter, len(todo))
         by_id = {p.id: p for p in problems}
         results = {(r["problem_id"], r["arm"], r.get("sample", 0)): _result_from_record(r)
                    for r in done.values() if r.get("sample", 0) < k}
-        check = adapter_check(backend, requests, arms, tokenizer) if todo and adapter else _old_check(out)
+        check = _old_check(out)
+        if todo and adapter:
+            check = getattr(backend, "weights_check", None) or adapter_check(backend, requests, arms, tokenizer)
+            if check and check.get("method") == "merged weights" and check["identical"]:
+                console.print(f"[bold yellow]warning:[/] merging the adapter {adapter.path} changed no weight: "
+                              "zero weights, wrong target modules or another base model?")
         sink = _jsonl_sink(out / "generations.jsonl", fp["id"]) if out else None
         results |= generate_scored(backend, todo, config.sampling, by_id, config.chunk_size * len(arms) * k, sink)
         kept = tuple(p for p in problems if p.id not in skipped)
@@ -112,6 +120,16 @@ def compare(
 
             write_outputs(comparison, out)
     return comparison
+
+
+def _start(config: CompareConfig, model: str, adapter: AdapterInfo | None, rows: int) -> tuple[CompareConfig, Backend]:
+    """Start the engine(s) for the run's LoRA strategy; the config returned records the one chosen."""
+    strategy, why = resolve_strategy(config.lora_strategy, config.backend, adapter is not None, rows)
+    console.print(f"[bold]Loading[/] {model} with {config.backend}"
+                  + (f" + adapter {adapter.path}, LoRA strategy {strategy}" if adapter else "")
+                  + (f" ({why})" if why else ""), highlight=False)
+    return replace(config, lora_strategy=strategy), start_backend(
+        config.backend, strategy, model, adapter, max_model_len=config.max_model_len, seed=config.sampling.seed)
 
 
 def generate_scored(

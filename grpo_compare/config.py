@@ -19,7 +19,8 @@ from .errors import UserError
 from .prompts import XML_COT
 from .types import Arm
 
-BACKENDS = ("vllm",)
+BACKENDS = ("auto", "vllm", "unsloth", "hf")
+STRATEGIES = ("auto", "mixed", "merged")
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,13 @@ class CompareConfig:
     answer_field: str | None = None
     arms: tuple[ArmSpec, ...] = DEFAULT_ARMS
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    backend: str = "vllm"
+    backend: str = "auto"  # vllm where it runs, else hf (transformers + peft)
     max_model_len: int = 4096
     chunk_size: int = 256
     allow_pickle: bool = False
     output_dir: str | None = None
     num_samples: int = 1  # completions per problem and arm; > 1 adds pass@k and maj@k
+    lora_strategy: str = "auto"  # mixed (one batch), merged (merged copy, one engine at a time), auto
 
     def __post_init__(self) -> None:
         if self.max_samples is not None and self.max_samples < 1:
@@ -92,6 +94,8 @@ class CompareConfig:
             raise UserError(f"arms need at least two distinct names, got {names}")
         if self.chunk_size < 1:
             raise UserError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        if self.lora_strategy not in STRATEGIES:
+            raise UserError(f"unknown LoRA strategy '{self.lora_strategy}': choose one of {', '.join(STRATEGIES)}")
         if self.num_samples < 1:
             raise UserError(f"num_samples must be >= 1, got {self.num_samples}")
 

@@ -108,6 +108,10 @@ def _adapter_card(check: Any) -> str:
     """The adapter-applied smoke test: one prompt, greedy, with and without the LoRA."""
     if not isinstance(check, dict) or not isinstance(check.get("identical"), bool):
         return _card("adapter applied?", "see summary.json", str(check)[:300])
+    if check.get("method") == "merged weights":
+        ok = not check["identical"]
+        return _card("adapter applied?", "yes" if ok else "NO", f"merging it changes the weights by up to "
+                     f"{check.get('max_abs_delta', 0):.3g}", "good" if ok else "bad")
     if check["identical"]:
         return _card("adapter applied?", "NO", f"problem {check.get('problem_id')}: the same output with and "
                      "without the adapter (zero weights, wrong target modules or another base model?)", "bad")

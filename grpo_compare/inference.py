@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from rich.console import Console
 
-from .backends import Backend, make_backend
+from .backends import Backend, choose_backend, make_backend
 from .compare import (Comparison, build_requests, compare, generate_scored, load_tokenizer, resolve_adapter,
                       resolve_model, split_samples)
 from .config import CompareConfig
@@ -68,6 +68,7 @@ class GRPOInference:
     def _start_engine(self) -> Backend:
         i, m = self.config.inference, self.config.model
         device = _device(i.device)
+        self.settings = dataclasses.replace(self.settings, backend=choose_backend(self.settings.backend))
         kw: dict[str, Any] = dict(max_model_len=i.max_length, seed=i.seed)
         if self.config.optimization.fp16 and device == "cuda":
             kw["dtype"] = "float16"  # on CPU the backend keeps float32 (bf16/fp16 batch-dependent there)

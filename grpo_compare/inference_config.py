@@ -23,6 +23,7 @@ from .config import DEFAULT_ARMS, ArmSpec, CompareConfig, SamplingConfig
 from .errors import UserError
 
 DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "vllm", "unsloth", "hf")
 
 # (type check, description of the allowed values) per field; None is allowed where `optional`.
 _INT = (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
@@ -50,6 +51,7 @@ RULES: dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]] = {
         "top_k": _rule(_INT, lambda v: v >= 0, ">= 0 (0 = off)"),
         "num_return_sequences": _rule(_INT, lambda v: v >= 1, ">= 1"),
         "device": (lambda v: v in DEVICES, "one of " + ", ".join(DEVICES), False),
+        "backend": (lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS), False),
         "seed": _rule(_INT, lambda v: v >= 0, ">= 0"),
     },
     "evaluation": {"dataset_name": _rule(_STR, optional=True), "split": _rule(_STR),
@@ -107,6 +109,7 @@ class InferenceSection(_Section):
     num_return_sequences: int = 1
     device: str = "auto"
     seed: int = 0
+    backend: str = "auto"  # not in the guide: which engine serves the arms
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ FLAGS = {
     "max_model_len": ("inference", "max_length"), "max_tokens": ("inference", "max_new_tokens"),
     "temperature": ("inference", "temperature"), "top_p": ("inference", "top_p"),
     "top_k": ("inference", "top_k"), "num_samples": ("inference", "num_return_sequences"),
-    "device": ("inference", "device"), "seed": ("inference", "seed"),
+    "device": ("inference", "device"), "seed": ("inference", "seed"), "backend": ("inference", "backend"),
     "dataset": ("evaluation", "dataset_name"), "split": ("evaluation", "split"),
     "max_samples": ("evaluation", "max_samples"), "batch_size": ("optimization", "batch_size"),
 }
@@ -217,7 +220,7 @@ class InferenceConfig:
                                   seed=i.seed, top_k=i.top_k)
         return CompareConfig(model=m.base_model, adapter=m.model_path if m.use_lora else None,
                              dataset=e.dataset_name, split=e.split, max_samples=e.max_samples, arms=arms,
-                             sampling=sampling, max_model_len=i.max_length,
+                             sampling=sampling, max_model_len=i.max_length, backend=i.backend,
                              chunk_size=self.optimization.batch_size, num_samples=i.num_return_sequences)
 
     def to_dict(self) -> dict[str, Any]:

@@ -68,6 +68,7 @@ def fingerprint(config: CompareConfig, model: str, adapter: AdapterInfo | None, 
         "arms": [asdict(a) for a in config.arms],
         "chat_template": hashlib.sha256(str(tokenizer.chat_template).encode()).hexdigest()[:16],
         "backend": backend,
+        "lora_strategy": config.lora_strategy,
         "max_model_len": config.max_model_len,
         "versions": {p: _version(p) for p in ("grpo-compare", "vllm", "transformers", "torch", "peft")},
     }

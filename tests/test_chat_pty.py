@@ -22,7 +22,8 @@ def spawn_chat(fixture_lora: Path, tmp_path: Path, *extra: str):
     child = pexpect.spawn(sys.executable, ["-m", "grpo_compare.cli", "chat", "--adapter", str(fixture_lora),
                                            "--temperature", "0", "--max-tokens", "16", "--max-model-len", "1024",
                                            "--save", str(tmp_path / "session.json"), *extra],
-                          env=env, encoding="utf-8", timeout=300, dimensions=(50, 160), logfile_read=log)
+                          env=env, encoding="utf-8", timeout=300, dimensions=(50, 160))
+    child.logfile_read = log  # an attribute, not a constructor argument
     child.expect_exact("/quit", timeout=START_TIMEOUT)  # the command list, printed once the engine is up
     child.expect_exact(PROMPT)
     return child, log

@@ -126,7 +126,7 @@ def test_word_diff_marks_the_words_only_one_side_has(a, b, only_a, only_b):
 def test_marking_splits_changed_words_and_the_answer():
     text = "<answer>\n42\n</answer>"
     start = text.index("42")
-    html = _marked(text, [(0, 11)], (start, start + 2))
+    html = _marked(text, [(0, start + 3)], (start, start + 2))  # the change runs to the newline after 42
     assert html == ('<span class="chg">&lt;answer&gt;\n</span><span class="chg ans">42</span>'
                     '<span class="chg">\n</span>&lt;/answer&gt;')
 

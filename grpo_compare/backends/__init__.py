@@ -68,6 +68,57 @@ def resolve_backend(name: str) -> tuple[str, str]:
     return "hf", f"auto: {problem}, using transformers + peft"
 
 
+def choose_backend(name: str) -> str:
+    """`resolve_backend`, saying on stderr which backend `auto` chose and why; unknown names fail."""
+    from ..config import BACKENDS
+
+    if name not in BACKENDS:
+        raise UserError(f"unknown backend '{name}': choose one of {', '.join(BACKENDS)}")
+    chosen, why = resolve_backend(name)
+    if why:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold]backend {chosen}[/] ({why})", highlight=False)
+    return chosen
+
+
+MERGED_MIN_ROWS = 64  # below this, a second engine start costs more than the merged model saves
+
+
+def resolve_strategy(strategy: str, backend: str, has_adapter: bool, rows: int) -> tuple[str, str]:
+    """How LoRA arms are served, and why ("" when named explicitly).
+
+    `mixed`: base and LoRA rows in one batch of one engine. `merged`: the adapter merged into a
+    copy of the weights, base and merged model served one after the other. `auto` is merged for
+    vLLM on CPU (LoRA rows cost about three base rows there) when the run is big enough to pay
+    for the second engine start, else mixed (GPU LoRA kernels batch both arms at a small cost).
+    """
+    if strategy == "merged" and backend == "unsloth":
+        raise UserError("the unsloth backend serves the adapter unmerged: use --lora-strategy mixed, or --backend vllm")
+    if strategy != "auto" or not has_adapter:
+        return ("mixed" if strategy == "auto" else strategy), ""
+    import torch
+
+    if backend == "vllm" and not torch.cuda.is_available() and rows >= MERGED_MIN_ROWS:
+        return "merged", "auto: vLLM on CPU runs a merged copy of the weights faster than LoRA rows"
+    return "mixed", "auto: base and LoRA rows in one batch"
+
+
+def start_backend(name: str, strategy: str, model: str, adapter: AdapterInfo | None, **kw: Any) -> Backend:
+    """The engine(s) for a run: one engine serving the adapter, or base + merged copy one at a time."""
+    if strategy == "merged" and adapter is not None:
+        from ..merge import merged_model, weights_check
+        from .two_models import TwoModelBackend
+
+        merged = merged_model(model, adapter)
+        two = TwoModelBackend({"base": model, "lora": str(merged)}, lambda m: make_backend(name, m, [], **kw),
+                              max_model_len=kw.get("max_model_len", 4096),
+                              route=lambda r: "lora" if r.arm.adapter is not None else "base")
+        two.weights_check = weights_check(merged)  # no extra engine switch for an output check
+        return two
+    return make_backend(name, model, [adapter] if adapter else [], **kw)
+
+
 def vllm_problem() -> str | None:
     """Why vLLM cannot run here (not installed, broken install, no supported device), or None."""
     import importlib.util

@@ -25,6 +25,8 @@ from ..types import Generation, Request
 class HFBackend:
     """One transformers model (wrapped in a PeftModel when adapters are given), all arms."""
 
+    name = "hf"
+
     def __init__(
         self,
         model: str | Path,

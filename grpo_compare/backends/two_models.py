@@ -22,21 +22,25 @@ console = Console(stderr=True)
 
 
 class TwoModelBackend:
-    """`models` maps each arm name to the model serving it; `factory(model)` starts an engine."""
+    """`models` maps a route (by default the arm name) to the model serving it; `factory(model)`
+    starts an engine; `route(request)` names a request's route."""
 
-    def __init__(self, models: dict[str, str], factory: Callable[[str], Any], max_model_len: int = 4096) -> None:
+    def __init__(self, models: dict[str, str], factory: Callable[[str], Any], max_model_len: int = 4096,
+                 route: Callable[[Request], str] = lambda r: r.arm.name) -> None:
         self.models = models
         self.factory = factory
+        self.route = route
         self.max_model_len = max_model_len
         self.loaded: tuple[str, Any] | None = None
         self.starts: list[str] = []  # every engine start, in order (for inspection)
         self.calls: list[list[str]] = []
+        self.weights_check: dict[str, Any] | None = None  # the merged strategy's adapter check
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> list[Generation]:
         """Each model's rows in one call to its engine, the already loaded model first."""
         groups: dict[str, list[int]] = {}
         for i, r in enumerate(requests):
-            groups.setdefault(self.models[r.arm.name], []).append(i)
+            groups.setdefault(self.models[self.route(r)], []).append(i)
         current = self.loaded[0] if self.loaded else None
         out: list[Generation | None] = [None] * len(requests)
         for model in sorted(groups, key=lambda m: m != current):

@@ -31,6 +31,8 @@ NO_UNSLOTH = (
 class UnslothBackend:
     """One unsloth model with its vLLM engine; `calls` records the arms of each engine call."""
 
+    name = "unsloth"
+
     def __init__(
         self,
         model: str | Path,

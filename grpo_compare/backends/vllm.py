@@ -35,6 +35,8 @@ ENV_DEFAULTS = {
 class VLLMBackend:
     """One engine, all arms; `calls` records the arms of each engine call (for inspection)."""
 
+    name = "vllm"
+
     def __init__(
         self,
         model: str | Path,

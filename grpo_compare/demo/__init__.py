@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .model import demo_model_path
+
+def demo_model_path() -> Path:
+    """The prepared demo model folder (see `grpo_compare.demo.model`), prepared on first use."""
+    from .model import demo_model_path as prepare
+
+    return prepare()
 
 
 def demo_adapter_path() -> Path:

