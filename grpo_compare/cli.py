@@ -106,7 +106,7 @@ def train_demo_cmd(
     output: Path = typer.Option(Path("demo_adapter"), help="Folder to write the trained adapter to."),
     seed: int = typer.Option(0, help="Training seed."),
 ) -> None:
-    """Train the demo GRPO LoRA on the demo model (CPU, about 45 minutes)."""
+    """Train the demo GRPO LoRA on the demo model (2 CPU cores: about 40 minutes)."""
     from .demo.train import main as train_main
 
     sys.exit(train_main(["--output", str(output), "--seed", str(seed)]))

@@ -75,11 +75,6 @@ def compare(
     written there. `problems` replaces the config's dataset (e.g. questions typed by a user).
     """
     config = (config or demo_config()).override(**flags)
-    # The run's config (and fingerprint) records the backend that really serves it.
-    if backend is None:
-        config = replace(config, backend=choose_backend(config.backend))
-    elif getattr(backend, "name", None) in BACKENDS:
-        config = replace(config, backend=backend.name)
     model = resolve_model(config)
     adapter = resolve_adapter(config, model)
     arms = tuple(spec.resolve(adapter.path if adapter else None) for spec in config.arms)
@@ -90,6 +85,11 @@ def compare(
     requests, skipped = build_requests(problems, arms, tokenizer, config.sampling.seed, limit, k)
     if not requests:
         raise UserError("every problem is longer than the context window: raise max_model_len")
+    # The run's config (and fingerprint) records the backend that really serves it.
+    if backend is None:
+        config = replace(config, backend=choose_backend(config.backend))
+    elif getattr(backend, "name", None) in BACKENDS:
+        config = replace(config, backend=backend.name)
     out = Path(output_dir) if output_dir else None
     with RunLock(out) if out else contextlib.nullcontext():
         done: dict = {}

@@ -53,3 +53,16 @@ def test_greedy_output_differs_from_the_base_model() -> None:
             without = model.generate(**inputs, **kwargs)
     assert with_lora.shape[1] > inputs["input_ids"].shape[1]
     assert not torch.equal(with_lora, without)
+
+
+def test_short_default_run_with_the_shipped_adapter(tmp_path) -> None:
+    from test_cli import run_cli
+
+    out = tmp_path / "demo"
+    proc = run_cli("compare", "--max-samples", "4", "--max-tokens", "64", "--output-dir", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n"] == 4 and summary["adapter_check"]["identical"] is False
+    assert len((out / "generations.jsonl").read_text().splitlines()) == 8  # 4 problems x 2 arms
+    assert summary["arms"]["grpo"]["soft_format_rate"] >= 0.75  # the format it was trained on
+    assert "accuracy" in proc.stdout and "McNemar" in proc.stdout

@@ -10,6 +10,7 @@ Peak memory is one model and its KV cache; the price is an engine start per swit
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from typing import Any, Callable, Sequence
 
@@ -46,7 +47,9 @@ class TwoModelBackend:
         for model in sorted(groups, key=lambda m: m != current):
             idx = groups[model]
             self.calls.append([requests[i].arm.name for i in idx])
-            for i, gen in zip(idx, self._engine(model).generate([requests[i] for i in idx], sampling)):
+            # Each model is complete: its engine serves no adapter, so the rows go without one.
+            rows = [dataclasses.replace(requests[i], arm=dataclasses.replace(requests[i].arm, adapter=None)) for i in idx]
+            for i, gen in zip(idx, self._engine(model).generate(rows, sampling)):
                 out[i] = gen
         return [g for g in out if g is not None]
 
