@@ -7,6 +7,7 @@ the real unsloth runs in the test marked `gpu`, where CUDA and unsloth exist.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -139,15 +140,24 @@ def test_merged_strategy_refused_for_unsloth():
 
 
 def test_merged_and_mixed_give_the_same_table(engine, fixture_lora, tmp_path):
+    from test_cli import run_cli
+
     from grpo_compare import compare
     from grpo_compare.config import demo_config
 
     adapter = the_adapter(fixture_lora)
-    flags = dict(adapter=str(adapter), max_samples=6, max_tokens=48)
-    mixed = compare(demo_config(), backend=engine, **flags)
-    merged = compare(demo_config(), output_dir=tmp_path / "merged", lora_strategy="merged", **flags)
-    assert merged.table.equals(mixed.table)
+    flags = ["--adapter", str(adapter), "--max-samples", "6", "--max-tokens", "48"]
+    compare(demo_config(), backend=engine, output_dir=tmp_path / "mixed", adapter=str(adapter), max_samples=6,
+            max_tokens=48)
+    # The merged strategy starts and stops engines of its own: in a process of its own, as a user runs it.
+    proc = run_cli("compare", *flags, "--lora-strategy", "merged", "--output-dir", str(tmp_path / "merged"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "LoRA strategy merged" in proc.stderr.replace("\n", " ")
+    table = [(tmp_path / run / "comparison.csv").read_text() for run in ("mixed", "merged")]
+    assert table[0] == table[1]
     assert "lora_strategy: merged" in (tmp_path / "merged" / "config.yaml").read_text()
+    check = json.loads((tmp_path / "merged" / "summary.json").read_text())["adapter_check"]
+    assert check["method"] == "merged weights" and check["identical"] is False
 
 
 def test_compare_command_with_the_hf_backend(fixture_lora, tmp_path):
