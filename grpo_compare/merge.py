@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 from .adapters import AdapterInfo
-from .demo.model import cache_dir
+from .demo.model import build_folder, cache_dir
 from .resume import _file_hash
 
 
@@ -42,17 +40,7 @@ def merged_model(model: str, adapter: AdapterInfo) -> Path:
     target = cache_dir() / "merged" / f"{Path(model).name}-{merged_key(model, adapter)}"
     if (target / "merge.json").is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Built in a temporary sibling and renamed, so an interrupted merge never leaves half a model.
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-    try:
-        _merge(model, adapter.path, tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return build_folder(target, lambda tmp: _merge(model, adapter.path, tmp))
 
 
 def _merge(model: str, adapter: Path, out: Path) -> None:

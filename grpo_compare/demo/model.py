@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from ..errors import UserError
 
@@ -49,11 +50,16 @@ def demo_model_path() -> Path:
     target = cache_dir() / FOLDER_NAME
     if (target / "model.safetensors").is_file() and (target / "tokenizer_config.json").is_file():
         return target
+    return build_folder(target, lambda tmp: _convert(gguf_path(), tmp))
+
+
+def build_folder(target: Path, build: Callable[[Path], None]) -> Path:
+    """Run `build` into a temporary sibling of `target`, then rename it into place, so an
+    interrupted build never leaves half a model behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Build in a temporary sibling folder and rename, so an interrupted run never leaves half a model.
-    tmp = Path(tempfile.mkdtemp(prefix=FOLDER_NAME + ".", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
-        _convert(gguf_path(), tmp)
+        build(tmp)
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)
