@@ -109,14 +109,16 @@ class Browser:
         return msg
 
     def open(self, path: Path, fragment: str = "") -> None:
-        """Load a local file and wait for its load event."""
-        self.loaded = False
-        self.send("Page.navigate", url=path.resolve().as_uri() + fragment)
-        deadline = time.monotonic() + self.timeout
-        while not self.loaded:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{path} did not finish loading")
-            self._recv()
+        """Load a local file afresh and wait for its load event (about:blank first: a change of
+        fragment alone would not reload a page already open)."""
+        for url in ("about:blank", path.resolve().as_uri() + fragment):
+            self.loaded = False
+            self.send("Page.navigate", url=url)
+            deadline = time.monotonic() + self.timeout
+            while not self.loaded:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url} did not finish loading")
+                self._recv()
 
     def eval(self, expression: str) -> Any:
         """Evaluate JavaScript in the page and return its value (JSON-able results only)."""

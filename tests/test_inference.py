@@ -42,7 +42,7 @@ def inf(engine, fixture_lora) -> GRPOInference:
 def cli(engine, monkeypatch):
     """Run the CLI in this process, its engine factory handing out the session engine."""
     monkeypatch.setattr(sys.modules["grpo_compare.inference"], "make_backend", lambda *a, **k: engine)
-    monkeypatch.setattr(sys.modules["grpo_compare.compare"], "make_backend", lambda *a, **k: engine)
+    monkeypatch.setattr(sys.modules["grpo_compare.compare"], "start_backend", lambda *a, **k: engine)
     runner = CliRunner()
 
     def invoke(*args: str):

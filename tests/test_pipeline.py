@@ -12,6 +12,7 @@ import pytest
 from grpo_compare import CompareConfig, compare
 from grpo_compare.compare import build_requests, load_tokenizer
 from grpo_compare.config import ArmSpec
+from grpo_compare.demo import demo_adapter_path
 from grpo_compare.prompts import XML_COT
 from grpo_compare.report import ARM_COLUMNS, OUTCOMES
 
@@ -94,9 +95,9 @@ def test_base_rows_of_mixed_call_equal_base_run_alone(gsm8k_run, engine, demo_mo
     assert [g.completion for g in alone] == mixed
 
 
-def test_lora_changes_outputs_with_identical_messages(engine, fixture_lora, demo_model):
+def test_lora_changes_outputs_with_identical_messages(engine, demo_model):
     arms = (ArmSpec("base"), ArmSpec("lora_only", lora=True))
-    result = compare(CompareConfig(arms=arms), backend=engine, adapter=str(fixture_lora),
+    result = compare(CompareConfig(arms=arms), backend=engine, adapter=str(demo_adapter_path()),
                      dataset=str(shared_file("gsm8k_test.jsonl")), max_samples=6,
                      temperature=0.0, max_tokens=32)
     p0 = result.problems[0].id
