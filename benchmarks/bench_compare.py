@@ -71,7 +71,9 @@ def score_all(texts: list[str], golds: list[str | None]) -> float:
 
 def run_product(s: dict[str, Any], args: argparse.Namespace, strategy: str) -> tuple[list[int], float]:
     """`compare` end to end (run files written); scoring time is measured inside the pipeline."""
-    import grpo_compare.compare as pipeline
+    import importlib
+
+    pipeline = importlib.import_module("grpo_compare.compare")  # the module, not the function of that name
     from grpo_compare.config import demo_config
     from grpo_compare.demo.model import cache_dir
 
