@@ -1,7 +1,7 @@
 """Benchmark: the product's default path against what users would do instead, side by side.
 
     python benchmarks/bench_compare.py                        # 128 problems x 2 arms, 256 tokens, greedy
-    python benchmarks/bench_compare.py --problems 32 --scaling 32,128,512 --json bench.json
+    python benchmarks/bench_compare.py --problems 32 --scaling 32,128,512 --json bench.json   # scaling: the command
 
 Every strategy runs the same problems, rendered prompts and sampling, each in its own process
 (so peak RSS is its own), from nothing loaded to scored answers:
@@ -279,7 +279,7 @@ def main() -> None:
     p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--dataset", default=str(SHARED_GSM8K) if SHARED_GSM8K.is_file() else None)
     p.add_argument("--strategies", default=",".join(STRATEGIES))
-    p.add_argument("--scaling", default="32,128,512", help="problem counts for the product's scaling row ('' = none)")
+    p.add_argument("--scaling", default="32,128,512", help="problem counts for the command's scaling rows ('' = none)")
     p.add_argument("--json", type=Path, default=Path("benchmarks/bench_compare.json"))
     p.add_argument("--worker", choices=STRATEGIES, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -287,14 +287,14 @@ def main() -> None:
         print(json.dumps(worker(args)))
         return
     rows = [run_worker(s, args.problems, args) for s in args.strategies.split(",") if s]
-    scaling = [next((r for r in rows if r["strategy"] == "product" and r["problems"] == n), None)
-               or run_worker("product", n, args) for n in map(int, filter(None, args.scaling.split(",")))]
+    scaling = [next((r for r in rows if r["strategy"] == "cli" and r["problems"] == n), None)
+               or run_worker("cli", n, args) for n in map(int, filter(None, args.scaling.split(",")))]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\n## {args.problems} problems x 2 arms, {args.max_tokens} max tokens, greedy ({machine})\n")
     print(table(rows))
     print("\n" + "\n".join(f"- {line}" for line in ratios(rows)))
     if scaling:
-        print("\n## product wall time by problem count\n")
+        print("\n## the command's wall time by problem count\n")
         print(table(scaling))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"machine": machine, "settings": {"problems": args.problems, "max_tokens": args.max_tokens,
