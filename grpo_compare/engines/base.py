@@ -48,16 +48,11 @@ class EngineBase:
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> list[Generation]:
         """Every request's completion, in request order."""
-        order = {key(r): i for i, r in enumerate(requests)}
+        order = {(r.problem.id, r.arm.name, r.sample): i for i, r in enumerate(requests)}
         out: list[Generation | None] = [None] * len(requests)
         for g in self.stream(requests, sampling):
             out[order[(g.problem_id, g.arm, g.sample)]] = g
         return [g for g in out if g is not None]
-
-
-def key(r: Request) -> tuple[str, str, int]:
-    """A request's identity within one call: problem, arm, sample."""
-    return (r.problem.id, r.arm.name, r.sample)
 
 
 @functools.lru_cache(maxsize=1)
