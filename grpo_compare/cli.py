@@ -95,9 +95,8 @@ def command(name: str, *options: str) -> Callable[[Callable[..., Any]], Callable
 
         def run(**kw: Any) -> Any:
             flags = {o: kw.pop(o) for o in options}
-            if "adapter" in flags:  # --adapter given several times: one arm per adapter
-                flags["adapter"] = (None if not flags["adapter"] else flags["adapter"][0] if len(flags["adapter"]) == 1
-                                    else tuple(flags["adapter"]))
+            if "adapter" in flags:  # --adapter given several times: one arm per adapter (the config reads the list)
+                flags["adapter"] = flags["adapter"] or None
             try:
                 return fn(**kw, flags=flags)
             except UserError as e:
