@@ -61,7 +61,6 @@ class HFEngine(EngineBase):
             self.pad_id = self.eos_ids[0]
         self.max_model_len = max_model_len
         self.batch_size = batch_size
-        self.progress = progress
         torch.manual_seed(seed)
 
     def stream(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[Generation]:

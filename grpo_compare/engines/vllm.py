@@ -58,7 +58,7 @@ class VLLMEngine(EngineBase):
             engine_kw["gpu_memory_utilization"] = gpu_memory_utilization
         self._adopt(LLM(model=str(model), max_model_len=max_model_len, seed=seed, dtype=engine_dtype(dtype),
                         enforce_eager=mode == "eager", **lora_kw, **engine_kw), adapters)
-        self.weights, self.progress = str(model), progress
+        self.weights = str(model)
 
     @classmethod
     def wrap(cls, llm: Any, adapters: Sequence[AdapterInfo]) -> VLLMEngine:
@@ -78,7 +78,6 @@ class VLLMEngine(EngineBase):
                             f"adapter(s); on CPU base rows then pick up an adapter: start it with {need}")
         engine = cls.__new__(cls)
         engine._adopt(llm, adapters, first_id=1_000_000)  # ids of the caller's own LoRAs are left alone
-        engine.progress = False
         return engine
 
     def _adopt(self, llm: Any, adapters: Sequence[AdapterInfo], first_id: int = 1) -> None:
