@@ -275,7 +275,7 @@ class CompareConfig:
         guide = isinstance(raw.get("model"), dict) or any(k in raw for k in GUIDE_SECTIONS if k not in flat_too)
         flat, labels = _from_guide(raw, source) if guide else (dict(raw), {})
         try:
-            return _build(flat, source)
+            return _build(flat)
         except UserError as e:
             raise UserError(f"{source}: {_relabel(str(e), labels, guide)}") from None
 
@@ -307,7 +307,7 @@ def _relabel(message: str, labels: dict[str, str], guide: bool) -> str:
     return message
 
 
-def _build(raw: dict[str, Any], source: str) -> CompareConfig:
+def _build(raw: dict[str, Any]) -> CompareConfig:
     raw = dict(raw)
     gate = raw.pop("gate", None) or {}
     if not isinstance(gate, dict) or set(gate) - {"min_delta"}:
