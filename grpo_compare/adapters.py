@@ -73,8 +73,8 @@ def inspect_adapter(path: str | Path, model_dir: str | Path | None = None, allow
     cfg = read_adapter_config(cfg_file)
     if str(cfg.get("peft_type", "")).upper() != "LORA":
         raise UserError(f"{cfg_file}: peft_type is {cfg.get('peft_type')!r}, only LoRA adapters are supported")
-    for key, bad in (("use_dora", True), ("modules_to_save", None)):
-        if cfg.get(key) and (bad is None or cfg[key] is bad):
+    for key in ("use_dora", "modules_to_save"):  # their types are checked: set means true or a non-empty list
+        if cfg.get(key):
             raise UserError(f"{cfg_file}: '{key}' is set; vLLM cannot serve such adapters (retrain without it)")
     weights = p / "adapter_model.safetensors"
     pickled = (p / "adapter_model.bin").is_file()
@@ -85,16 +85,18 @@ def inspect_adapter(path: str | Path, model_dir: str | Path | None = None, allow
         raise UserError(f"{p} has no adapter_model.safetensors: re-save the adapter with safetensors")
     targets = cfg.get("target_modules") or []
     info = AdapterInfo(p, int(cfg.get("r", 8)), tuple(sorted(targets)) if isinstance(targets, list) else (targets,))
+    shapes: dict[str, list[int]] = {}  # tensor name -> shape, from the header alone
     if weights.is_file():
-        safetensors_header(weights)  # a truncated or damaged file fails here, not in the engine
+        header = safetensors_header(weights)  # a truncated or damaged file fails here, not in the engine
+        shapes = {k: v["shape"] for k, v in header.items() if k != "__metadata__"}
         if not cfg.get("rank_pattern"):
-            _check_rank(weights, info.rank, cfg_file)
+            _check_rank(weights, shapes, info.rank, cfg_file)
     elif not _is_torch_checkpoint(p / "adapter_model.bin"):
         raise UserError(f"{p}/adapter_model.bin is not a PyTorch checkpoint (truncated or damaged): "
                         "re-save the adapter, with safetensors (save_pretrained(..., safe_serialization=True))")
     model_cfg = read_model_config(model_dir) if model_dir is not None else None
-    if weights.is_file() and model_cfg is not None:
-        _check_shapes(weights, model_cfg, model_dir)  # type: ignore[arg-type]
+    if shapes and model_cfg is not None:
+        _check_shapes(weights, shapes, model_cfg, model_dir)  # type: ignore[arg-type]
     return info
 
 
@@ -104,11 +106,6 @@ def read_model_config(model_dir: str | Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return read_json_object(path, "restore the model folder's config.json")
-
-
-def safetensors_shapes(path: Path) -> dict[str, list[int]]:
-    """Tensor name -> shape, read from the safetensors header without loading any tensor."""
-    return {k: v["shape"] for k, v in safetensors_header(path).items() if k != "__metadata__"}
 
 
 # The types PEFT writes in adapter_config.json: key -> (check, what it must be, null allowed).
@@ -197,10 +194,10 @@ def _valid_tensor_entry(t: Any) -> bool:
     return begin <= end and (width is None or end - begin == width * math.prod(t["shape"]))
 
 
-def _check_rank(weights: Path, rank: int, cfg_file: Path) -> None:
+def _check_rank(weights: Path, shapes: dict[str, list[int]], rank: int, cfg_file: Path) -> None:
     """Every lora_A has `rank` rows and every lora_B `rank` columns, as adapter_config.json says
     (the engine sizes its buffers by the config and fails on a mismatch with a shape error)."""
-    for name, shape in safetensors_shapes(weights).items():
+    for name, shape in shapes.items():
         side = re.search(r"\.lora_([AB])(\.[^.]+)?\.weight$", name)
         if side and (len(shape) != 2 or shape[0 if side.group(1) == "A" else 1] != rank):
             raise UserError(f"{weights}: '{name}' has shape {shape}, but {cfg_file} says r = {rank}: "
@@ -228,13 +225,14 @@ def _expected_dims(cfg: dict[str, Any]) -> dict[str, tuple[int, int]]:
     }
 
 
-def _check_shapes(weights: Path, model_cfg: dict[str, Any], model_dir: str | Path) -> None:
+def _check_shapes(weights: Path, shapes: dict[str, list[int]], model_cfg: dict[str, Any],
+                  model_dir: str | Path) -> None:
     try:
         expected = _expected_dims(model_cfg)
     except (KeyError, TypeError, ZeroDivisionError):
         return  # not a decoder config we know; the engine will judge
     layers = model_cfg.get("num_hidden_layers")
-    for name, shape in safetensors_shapes(weights).items():
+    for name, shape in shapes.items():
         m = re.search(r"layers\.(\d+)\..*?(\w+_proj)\.lora_([AB])", name)
         if not m or m.group(2) not in expected or len(shape) != 2:
             continue

@@ -27,7 +27,7 @@ from .errors import UserError
 from .frontend import (ChatSession, GRPOInference, arms_for, ask_json, check_output, print_evaluation,
                        read_questions, run_dir_name, show_answers, write_per_arm)
 from .html_report import render_report
-from .report import csv_safe, print_summary
+from .report import csv_safe, points, print_summary
 from .rundir import GENERATIONS, diff_runs, rebuild_report, rescore_run, write_file
 from .files import cache_dir
 from .session import compare
@@ -95,9 +95,8 @@ def command(name: str, *options: str) -> Callable[[Callable[..., Any]], Callable
 
         def run(**kw: Any) -> Any:
             flags = {o: kw.pop(o) for o in options}
-            if "adapter" in flags:  # --adapter given several times: one arm per adapter
-                flags["adapter"] = (None if not flags["adapter"] else flags["adapter"][0] if len(flags["adapter"]) == 1
-                                    else tuple(flags["adapter"]))
+            if "adapter" in flags:  # --adapter given several times: one arm per adapter (the config reads the list)
+                flags["adapter"] = flags["adapter"] or None
             try:
                 return fn(**kw, flags=flags)
             except UserError as e:
@@ -176,15 +175,11 @@ def gate(summary: dict[str, Any], min_delta: float | None) -> None:
         return
     low = summary["vs_baseline"][best]["delta_accuracy_ci"][0]
     if low is None or low < min_delta:
-        err.print(f"[bold red]gate:[/] the best adapter arm {best} gains {_points(low)} points over "
-                  f"{summary['baseline']} at the 95% CI lower bound, below --min-delta {_points(min_delta)}", highlight=False)
+        err.print(f"[bold red]gate:[/] the best adapter arm {best} gains {points(low)} points over "
+                  f"{summary['baseline']} at the 95% CI lower bound, below --min-delta {points(min_delta)}", highlight=False)
         raise typer.Exit(4)
-    err.print(f"gate passed: {best} gains at least {_points(low)} points over {summary['baseline']} "
-              f"(95% CI lower bound >= {_points(min_delta)})", highlight=False)
-
-
-def _points(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:+.1f}"
+    err.print(f"gate passed: {best} gains at least {points(low)} points over {summary['baseline']} "
+              f"(95% CI lower bound >= {points(min_delta)})", highlight=False)
 
 
 def resume_command(out: Path) -> str:

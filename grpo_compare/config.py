@@ -123,11 +123,6 @@ class SamplingConfig:
     def __post_init__(self) -> None:
         validate(self)
 
-    def resolved(self, demo: bool) -> SamplingConfig:
-        """Unset values filled with the demo's or the notebooks' defaults."""
-        defaults = DEMO_SAMPLING if demo else NOTEBOOK_SAMPLING
-        return dataclasses.replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
-
 
 @dataclass(frozen=True)
 class LoraShape:
@@ -235,7 +230,9 @@ class CompareConfig:
 
     def resolved(self) -> CompareConfig:
         """Unset sampling filled in: greedy / 512 for the embedded demo, the notebooks' otherwise."""
-        return dataclasses.replace(self, sampling=self.sampling.resolved(self.is_demo))
+        defaults = DEMO_SAMPLING if self.is_demo else NOTEBOOK_SAMPLING
+        unset = {k: v for k, v in defaults.items() if getattr(self.sampling, k) is None}
+        return dataclasses.replace(self, sampling=dataclasses.replace(self.sampling, **unset))
 
     def override(self, **flags: Any) -> CompareConfig:
         """A copy with flags applied (sampling keys go into `sampling`, Ray's into `distributed`); None
@@ -278,7 +275,7 @@ class CompareConfig:
         guide = isinstance(raw.get("model"), dict) or any(k in raw for k in GUIDE_SECTIONS if k not in flat_too)
         flat, labels = _from_guide(raw, source) if guide else (dict(raw), {})
         try:
-            return _build(flat, source)
+            return _build(flat)
         except UserError as e:
             raise UserError(f"{source}: {_relabel(str(e), labels, guide)}") from None
 
@@ -310,7 +307,7 @@ def _relabel(message: str, labels: dict[str, str], guide: bool) -> str:
     return message
 
 
-def _build(raw: dict[str, Any], source: str) -> CompareConfig:
+def _build(raw: dict[str, Any]) -> CompareConfig:
     raw = dict(raw)
     gate = raw.pop("gate", None) or {}
     if not isinstance(gate, dict) or set(gate) - {"min_delta"}:

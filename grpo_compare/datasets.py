@@ -152,7 +152,8 @@ def _to_problem(
     gold = _gold(row.get(akey) if akey else None)
     id_key = _first(ID_FIELDS, row)
     pid = str(row[id_key]) if id_key else str(n)
-    meta = {k: v for k, v in row.items() if k not in (qkey, akey) and _is_scalar(v)}
+    meta = {k: v for k, v in row.items()  # the other scalar fields
+            if k not in (qkey, akey) and isinstance(v, (str, int, float, bool, type(None)))}
     return Problem(pid, question, gold, meta)
 
 
@@ -168,10 +169,6 @@ def _gold(value: Any) -> str | None:
 
 def _first(keys: Iterable[str], row: dict[str, Any]) -> str | None:
     return next((k for k in keys if k in row), None)
-
-
-def _is_scalar(v: Any) -> bool:
-    return isinstance(v, (str, int, float, bool)) or v is None
 
 
 def _check_unique(ids: list[str], source: str) -> None:

@@ -100,10 +100,9 @@ def _cards(s: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def _adapter_card(check: Any) -> str:
-    """The adapter-applied smoke test: one prompt, greedy, with and without the LoRA."""
-    if not isinstance(check, dict) or not isinstance(check.get("identical"), bool):
-        return _card("adapter applied?", "see summary.json", str(check)[:300])
+def _adapter_card(check: dict[str, Any]) -> str:
+    """The adapter-applied smoke test: one prompt, greedy, with and without the LoRA (a saved
+    check has been read back as an object with a boolean `identical`)."""
     if check.get("method") == "merged weights":
         ok = not check["identical"]
         return _card("adapter applied?", "yes" if ok else "NO", f"merging it changes the weights by up to "
@@ -132,13 +131,12 @@ def _table(c: Comparison) -> str:
     controls = ('<div class="controls">' + "".join(buttons) +
                 '<input id="search" type="search" placeholder="search id, question, answers, completions"'
                 ' aria-label="search problems">' + picks + '<span id="shown"></span></div>')
-    widths = ["10%", *({"level": "5%", "subject": "10%"}[k] for k in extra), "auto", "9%",
-              *(["14%"] * len(arms)), "9%"]
-    head = ["id", *extra, "question", "gold", *(f"{a} answer" for a in arms), "outcome"]
-    cols = "".join(f'<col style="width:{w}">' for w in widths[:len(widths) - len(arms) - 1])
+    head = ["id", *extra, "question", "gold"]  # then an answer column per arm, then the outcome
+    widths = ["10%", *({"level": "5%", "subject": "10%"}[k] for k in extra), "auto", "9%"]
+    cols = "".join(f'<col style="width:{w}">' for w in widths)
     cols += "".join(f'<col data-arm="{escape(a)}" style="width:14%">' for a in arms) + '<col style="width:9%">'
-    ths = "".join(f'<th data-arm="{escape(h[:-7])}">{escape(h)}</th>' if h[:-7] in arms and h.endswith(" answer")
-                  else f"<th>{escape(h)}</th>" for h in head)
+    ths = "".join(f"<th>{escape(h)}</th>" for h in head)
+    ths += "".join(f'<th data-arm="{escape(a)}">{escape(a)} answer</th>' for a in arms) + "<th>outcome</th>"
     body = []
     for i, p in enumerate(c.problems):
         row = t.iloc[i]
@@ -150,7 +148,7 @@ def _table(c: Comparison) -> str:
         tds += f'<td><span class="outcome o-{row.outcome}">{row.outcome.replace("_", " ")}</span></td>'
         body.append(f'<tr class="problem" tabindex="0" aria-expanded="false" data-id="{escape(p.id)}" '
                     f'data-outcome="{row.outcome}">{tds}</tr>'
-                    f'<tr class="detail" hidden><td colspan="{len(head)}">{_detail(c, p)}</td></tr>')
+                    f'<tr class="detail" hidden><td colspan="{len(head) + len(arms) + 1}">{_detail(c, p)}</td></tr>')
     return (controls + f'<table class="problems" id="problem-table"><colgroup>{cols}</colgroup>'
             f"<thead><tr>{ths}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 

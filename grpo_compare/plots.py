@@ -1,7 +1,7 @@
 """Plots as small self-contained SVG strings: no plotting library, no fonts to embed, no network.
 
     figures(result)                  # {"Accuracy by arm": "<svg ...>", ...} for a Comparison
-    bar_chart("Accuracy", ["all"], {"base": [0.4], "grpo": [0.6]}, percent=True)
+    bar_chart("Accuracy", ["all"], {"base": [0.4], "grpo": [0.6]})
 
 Each figure is a string that an HTML page inlines and a notebook shows with IPython's SVG.
 Series are always arms, so an arm keeps one colour in every chart.
@@ -51,16 +51,14 @@ def bar_chart(
     categories: Sequence[str],
     series: dict[str, Sequence[float | None]],
     errors: dict[str, Sequence[Any]] | None = None,
-    percent: bool = False,
-    x_max: float = 1.0,
     labels: dict[str, Sequence[str]] | None = None,
 ) -> str:
-    """Horizontal grouped bars: one group per category, one bar per series (arm).
+    """Horizontal grouped bars on a 0-1 scale: one group per category, one bar per series (arm).
 
     `errors[arm][i]` is an optional (low, high) interval drawn as a whisker; `labels` replace the
     printed values. None values draw no bar and print a dash.
 
-    >>> "<rect" in bar_chart("Accuracy", ["all"], {"base": [0.25], "grpo": [0.5]}, percent=True)
+    >>> "<rect" in bar_chart("Accuracy", ["all"], {"base": [0.25], "grpo": [0.5]})
     True
     """
     names = list(series)
@@ -68,12 +66,12 @@ def bar_chart(
     top = 44
     group_h = BAR * len(names) + GAP
     height = top + group_h * len(categories) + 28
-    scale = lambda v: LEFT + plot_w * max(0.0, min(v, x_max)) / x_max  # noqa: E731
+    scale = lambda v: LEFT + plot_w * max(0.0, min(v, 1.0))  # noqa: E731
     body = _legend(names, 36)
     for k in range(5):  # grid lines and tick labels
-        v = x_max * k / 4
+        v = k / 4
         x = scale(v)
-        tick = f"{100 * v:.0f}%" if percent else f"{v:g}"
+        tick = f"{100 * v:.0f}%"
         body.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 24}" stroke="#ddd"/>'
                     f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" fill="#555">{tick}</text>')
     for c, cat in enumerate(categories):
@@ -85,14 +83,14 @@ def bar_chart(
             colour = PALETTE[s % len(PALETTE)]
             if v is not None and not math.isnan(v):
                 body.append(f'<rect x="{LEFT}" y="{y + 1}" width="{scale(v) - LEFT:.1f}" height="{BAR - 2}" '
-                            f'fill="{colour}"><title>{escape(name)}: {_fmt(v, percent)}</title></rect>')
+                            f'fill="{colour}"><title>{escape(name)}: {_fmt(v)}</title></rect>')
             err = (errors or {}).get(name, [None] * len(categories))[c]
             if err is not None and not any(math.isnan(e) for e in err):
                 lo, hi, ym = scale(err[0]), scale(err[1]), y + BAR / 2
                 body.append(f'<path d="M{lo:.1f},{ym - 4}v8M{lo:.1f},{ym}H{hi:.1f}M{hi:.1f},{ym - 4}v8" '
                             f'stroke="#222" fill="none"/>')
             end = max(scale(v) if v is not None and not math.isnan(v) else LEFT, scale(err[1]) if err else 0)
-            text = (labels or {}).get(name, [None] * len(categories))[c] or _fmt(v, percent)
+            text = (labels or {}).get(name, [None] * len(categories))[c] or _fmt(v)
             body.append(f'<text x="{end + 4:.1f}" y="{y + BAR / 2:.1f}" dominant-baseline="middle" '
                         f'fill="#333" font-size="11">{escape(text)}</text>')
     return _svg(height, body, title)
@@ -157,7 +155,7 @@ def line_chart(title: str, steps: Sequence[str], series: dict[str, Sequence[floa
     for k in range(5):
         v = y_max * k / 4
         body.append(f'<line x1="{LEFT}" y1="{y(v):.1f}" x2="{WIDTH - RIGHT}" y2="{y(v):.1f}" stroke="#ddd"/>'
-                    f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#555">{_fmt(v, percent) if percent else f"{v:.0f}"}</text>')
+                    f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#555">{_fmt(v) if percent else f"{v:.0f}"}</text>')
     for i, step in enumerate(steps):
         body.append(f'<text x="{x(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle">{escape(step)}</text>')
     for j, (name, ref) in enumerate((references or {}).items(), len(series)):
@@ -176,14 +174,14 @@ def line_chart(title: str, steps: Sequence[str], series: dict[str, Sequence[floa
                             f'M{x(i) - 4:.1f},{y(err[1]):.1f}h8" stroke="{colour}" fill="none"/>')
             if v is not None:
                 body.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="{colour}">'
-                            f'<title>{escape(name)} at {escape(steps[i])}: {_fmt(v, percent) if percent else f"{v:.0f}"}</title></circle>')
+                            f'<title>{escape(name)} at {escape(steps[i])}: {_fmt(v) if percent else f"{v:.0f}"}</title></circle>')
     return _svg(top + plot_h + 30, body, title)
 
 
-def _fmt(v: float | None, percent: bool) -> str:
+def _fmt(v: float | None) -> str:
     if v is None or math.isnan(v):
         return "—"
-    return f"{100 * v:.1f}%" if percent else f"{v:.3f}"
+    return f"{100 * v:.1f}%"
 
 
 def _accuracy(t: pd.DataFrame, arm: str) -> tuple[float | None, Any, str]:
@@ -207,7 +205,7 @@ def _accuracy_by(t: pd.DataFrame, arms: list[str], column: str, title: str) -> s
             errors[a].append(ci)
             labels[a].append(label)
     names = [f"{column} {g}" if column == "level" else str(g) for g in groups]
-    return bar_chart(title, names, series, errors, percent=True, labels=labels)
+    return bar_chart(title, names, series, errors, labels=labels)
 
 
 def figures(c: Comparison) -> dict[str, str]:
@@ -221,17 +219,17 @@ def figures(c: Comparison) -> dict[str, str]:
     accs = {a: _accuracy(t, a) for a in arms}
     out["Accuracy by arm"] = bar_chart(
         "Accuracy by arm (95% Wilson CI)", ["accuracy"], {a: [accs[a][0]] for a in arms},
-        {a: [accs[a][1]] for a in arms}, percent=True, labels={a: [accs[a][2]] for a in arms})
+        {a: [accs[a][1]] for a in arms}, labels={a: [accs[a][2]] for a in arms})
     out["Format compliance by arm"] = bar_chart(
         "Format compliance by arm", ["soft format (DOTALL)", "strict format (DOTALL)", "truncated"],
         {a: [t[f"{a}_soft_format"].mean(), t[f"{a}_strict_format"].mean(),
-             (t[f"{a}_finish_reason"] == "length").mean()] for a in arms}, percent=True)
+             (t[f"{a}_finish_reason"] == "length").mean()] for a in arms})
     means = {a: [t[f"{a}_reward_{k}"].mean() for k in NOTEBOOK_REWARDS] for a in arms}
     out["Training rewards by arm"] = bar_chart(
         "Training rewards by arm (mean, bar = share of the reward's maximum)",
         [f"{k} (max {REWARD_MAX[k]:g})" for k in NOTEBOOK_REWARDS],
         {a: [m / REWARD_MAX[k] for m, k in zip(means[a], NOTEBOOK_REWARDS, strict=True)] for a in arms},
-        percent=True, labels={a: [f"{m:.3f}" for m in means[a]] for a in arms})
+        labels={a: [f"{m:.3f}" for m in means[a]] for a in arms})
     out["Completion length"] = histogram(
         "Completion length distribution", {a: t[f"{a}_completion_tokens"].tolist() for a in arms},
         x_label="completion tokens")

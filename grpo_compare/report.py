@@ -72,8 +72,8 @@ def print_summary(c: Comparison, console: Console | None = None) -> None:
         table.add_row(label, *(fmt(a) for a in s["arms"].values()))
     if several:
         cell = lambda arm, f: f(versus[arm]) if arm in versus else ""  # noqa: E731
-        for label, f in (("Δ accuracy vs " + s["baseline"], lambda v: _signed(v["delta_accuracy"])),
-                         ("95% CI", lambda v: f"{_signed(v['delta_accuracy_ci'][0])} to {_signed(v['delta_accuracy_ci'][1])}"),
+        for label, f in (("Δ accuracy vs " + s["baseline"], lambda v: points(v["delta_accuracy"])),
+                         ("95% CI", lambda v: f"{points(v['delta_accuracy_ci'][0])} to {points(v['delta_accuracy_ci'][1])}"),
                          ("fixed / broken", lambda v: f"{v['fixed']} / {v['broken']}"),
                          ("McNemar p (Holm)", lambda v: f"{v['mcnemar_p_holm']:.3g}")):
             table.add_row(label, *(cell(arm, f) for arm in s["arms"]))
@@ -81,8 +81,8 @@ def print_summary(c: Comparison, console: Console | None = None) -> None:
     lo, hi = s["delta_accuracy_ci"]
     if several:
         v = versus[best]
-        console.print(f"[bold]best: {best}[/] {_signed(v['delta_accuracy'])} points over {s['baseline']} "
-                      f"(95% CI {_signed(v['delta_accuracy_ci'][0])} to {_signed(v['delta_accuracy_ci'][1])}), "
+        console.print(f"[bold]best: {best}[/] {points(v['delta_accuracy'])} points over {s['baseline']} "
+                      f"(95% CI {points(v['delta_accuracy_ci'][0])} to {points(v['delta_accuracy_ci'][1])}), "
                       f"Holm-adjusted McNemar p = {v['mcnemar_p_holm']:.3g}")
     elif s["delta_accuracy"] is not None:
         console.print(
@@ -97,5 +97,6 @@ def print_summary(c: Comparison, console: Console | None = None) -> None:
         console.print("[bold yellow]adapter check: the LoRA did not change a greedy answer (see summary.json)[/]")
 
 
-def _signed(x: float | None) -> str:
+def points(x: float | None) -> str:
+    """A rate as signed percentage points, e.g. +12.5; a dash for None."""
     return "—" if x is None else f"{100 * x:+.1f}"

@@ -132,7 +132,7 @@ class RunDir:
         self.run_id = fp["id"]
         path = self.path / FINGERPRINT_FILE
         if path.is_file():
-            old = read_json(path, "the run cannot be resumed: pass another --output-dir")
+            old = read_json_object(path, "the run cannot be resumed: pass another --output-dir", DataError)
             if old.get("id") == fp["id"]:
                 return True
             raise UserError(f"{self.path} holds a run with other settings ({_first_difference(old, fp)} differs): "
@@ -190,7 +190,7 @@ class RunDir:
         if not path.is_file():
             return {}
         fix = rerun_advice(path)
-        saved = read_json(path, fix)
+        saved = read_json_object(path, fix, DataError)
         skipped, check = saved.get("skipped", []), saved.get("adapter_check")
         if not (isinstance(skipped, list) and all(isinstance(s, str) for s in skipped)):
             raise DataError(f"{path}: 'skipped' is not a list of problem ids: {fix}")
@@ -263,11 +263,6 @@ def _wrong_field(rec: dict[str, Any]) -> str | None:
     if rec.get("sample", 0) < 0:
         return f"'sample' is {rec['sample']}"
     return None
-
-
-def read_json(path: Path, fix: str = "rerun the comparison") -> dict[str, Any]:
-    """A JSON object from a run file, or one clear error."""
-    return read_json_object(path, fix, DataError)
 
 
 def rerun_advice(damaged: Path) -> str:

@@ -225,16 +225,6 @@ _NOT_ALONE = {"the", "a", "an", "that", "this", "to", "in", "as", "below", "abov
               "let's", "lets", "we", "i", "it", "there", "you", "first", "step"}
 
 
-def _close_brace(text: str, open_at: int) -> int | None:
-    """Index of the `}` that closes the `{` at `open_at`; None when the text ends first."""
-    depth = 0
-    for j in range(open_at, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[j], 0)
-        if depth == 0:
-            return j
-    return None
-
-
 def _brace_pairs(text: str) -> dict[int, int]:
     """Index of each `{` that is closed -> index of its `}`, in one pass over the text."""
     pairs, stack = {}, []
@@ -563,7 +553,7 @@ _CHOICE = re.compile(r"\(([A-Za-z])\)|(?<![A-Za-z\\])([A-Z])(?![A-Za-z])")
 def _unwrap_text(s: str) -> tuple[str, bool]:
     """`s` without boxes, text macros and math delimiters; and whether a text macro was there."""
     s, macro = s.strip(), False
-    while (m := _BOX.search(s)) and (close := _close_brace(s, m.end() - 1)) is not None:
+    while (m := _BOX.search(s)) and (close := _brace_pairs(s).get(m.end() - 1)) is not None:
         s = s[:m.start()] + s[m.end():close] + s[close + 1:]
     while (m := _TEXT_MACRO.search(s)) is not None:
         s, macro = s[:m.start()] + m.group(1) + s[m.end():], True

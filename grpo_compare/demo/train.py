@@ -288,9 +288,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: train, print where the adapter went and the final reward means."""
     a = _parse(argv)
-    overrides = {k: v for k, v in {"steps": a.steps, "sft_steps": a.sft_steps, "seed": a.seed,
-                                   "learning_rate": a.learning_rate, "num_generations": a.num_generations,
-                                   "max_minutes": a.max_minutes}.items() if v is not None}
+    overrides = {k: v for k, v in vars(a).items() if k not in ("output", "smoke") and v is not None}
     summary = train(a.output, smoke=a.smoke, **overrides)
     print(json.dumps({k: summary[k] for k in ("output", "sft_steps_done", "grpo_steps_done",
                                                "total_seconds", "final_reward_means")}, indent=1))

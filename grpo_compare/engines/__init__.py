@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from ..adapters import AdapterInfo
 from ..config import BACKENDS
 from ..errors import UserError
-from .base import Engine, EngineBase, has_cuda
+from .base import Engine, has_cuda
 from .hf import HFEngine
 from .merge import merged_model
 from .ray import RayEngine
@@ -91,7 +91,7 @@ def start_engine(name: str, strategy: str, model: str, adapters: Sequence[Adapte
 
 def live_vllm(engine: Any) -> Any:
     """The `vllm.LLM` inside an engine the caller holds (itself, or unsloth's `vllm_engine`), or None."""
-    if engine is None or isinstance(engine, EngineBase):
+    if engine is None or isinstance(engine, Engine):
         return None
     llm = getattr(engine, "vllm_engine", engine)
     return llm if hasattr(llm, "llm_engine") else None
@@ -99,7 +99,7 @@ def live_vllm(engine: Any) -> Any:
 
 def adopt(engine: Any, adapters: Sequence[AdapterInfo]) -> Engine:
     """An engine the caller already holds as this package's Engine, serving `adapters` (never closed here)."""
-    if isinstance(engine, EngineBase) or (hasattr(engine, "stream") and hasattr(engine, "max_model_len")):
+    if isinstance(engine, Engine) or (hasattr(engine, "stream") and hasattr(engine, "max_model_len")):
         return engine
     if hasattr(engine, "fast_generate"):
         return UnslothEngine.wrap(engine, adapters)

@@ -5,59 +5,38 @@ from __future__ import annotations
 import functools
 import gc
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Iterator, Sequence
 
 from ..config import SamplingConfig
 from ..types import AdapterCheck, Generation, Request
 
 
-class Engine(Protocol):
-    """What the pipeline asks of an engine."""
+class Engine:
+    """What the pipeline asks of an engine, and the defaults: `generate` from `stream`, no weights
+    check. An engine the caller holds may also bring these members without deriving from it."""
 
     name: str  # vllm | hf | unsloth | ray
     max_model_len: int  # the context window the engine really has
-    whole_run: bool  # True: give `stream` every request of a run at once (each call restarts workers)
+    whole_run = False  # True: give `stream` every request of a run at once (each call restarts workers)
 
     def stream(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[Generation]:
         """One completion per request, each yielded as soon as it is finished, in any order."""
-        ...
-
-    def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> list[Generation]:
-        """One completion per request, in request order."""
-        ...
-
-    def close(self) -> None:
-        """Free the weights and KV cache (a no-op for an engine the user owns)."""
-        ...
-
-    def weights_check(self, adapter: Path) -> AdapterCheck | None:
-        """The adapter check, where the engine knows it without generating (merged weights)."""
-        ...
-
-
-class EngineBase:
-    """`generate` from `stream`, and the contract's defaults."""
-
-    whole_run = False
-
-    def weights_check(self, adapter: Path) -> AdapterCheck | None:
-        return None
-
-    def stream(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[Generation]:
         raise NotImplementedError
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> list[Generation]:
-        """Every request's completion, in request order."""
-        order = {key(r): i for i, r in enumerate(requests)}
+        """One completion per request, in request order."""
+        order = {(r.problem.id, r.arm.name, r.sample): i for i, r in enumerate(requests)}
         out: list[Generation | None] = [None] * len(requests)
         for g in self.stream(requests, sampling):
             out[order[(g.problem_id, g.arm, g.sample)]] = g
         return [g for g in out if g is not None]
 
+    def close(self) -> None:
+        """Free the weights and KV cache (a no-op for an engine the user owns)."""
 
-def key(r: Request) -> tuple[str, str, int]:
-    """A request's identity within one call: problem, arm, sample."""
-    return (r.problem.id, r.arm.name, r.sample)
+    def weights_check(self, adapter: Path) -> AdapterCheck | None:
+        """The adapter check, where the engine knows it without generating (merged weights)."""
+        return None
 
 
 @functools.lru_cache(maxsize=1)

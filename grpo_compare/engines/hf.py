@@ -19,11 +19,11 @@ from ..adapters import AdapterInfo
 from ..config import SamplingConfig
 from ..errors import UserError
 from ..types import Generation, Request
-from .base import EngineBase, generation, has_cuda, release
+from .base import Engine, generation, has_cuda, release
 from .vllm import engine_dtype
 
 
-class HFEngine(EngineBase):
+class HFEngine(Engine):
     """One transformers model (wrapped in a PeftModel when adapters are given), all arms."""
 
     name = "hf"
@@ -61,7 +61,6 @@ class HFEngine(EngineBase):
             self.pad_id = self.eos_ids[0]
         self.max_model_len = max_model_len
         self.batch_size = batch_size
-        self.progress = progress
         torch.manual_seed(seed)
 
     def stream(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[Generation]:

@@ -34,7 +34,7 @@ from ..config import DistributedConfig, SamplingConfig
 from ..errors import UserError
 from ..types import Generation, Request
 from ..ui import err
-from .base import EngineBase, generation
+from .base import Engine, generation
 from .vllm import CPU_ENV_DEFAULTS
 
 MIN_RAY = (2, 56)  # older Ray drops per-row LoRA on vLLM V1 without a word (ray-project/ray#62609)
@@ -43,7 +43,7 @@ MARK = "GRPO_COMPARE_RAY_SESSION"  # set in the processes of a Ray this tool sta
 REAPER = Path(__file__).with_name("ray_reaper.py")
 
 
-class RayEngine(EngineBase):
+class RayEngine(Engine):
     """`replicas` vLLM engines, each tp × pp workers, fed one Ray Dataset per run."""
 
     name = "ray"

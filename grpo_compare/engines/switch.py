@@ -18,10 +18,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..config import SamplingConfig
 from ..types import AdapterCheck, Generation, Request
-from .base import EngineBase
+from .base import Engine
 
 
-class SwitchingEngine(EngineBase):
+class SwitchingEngine(Engine):
     """`factory(model)` starts an engine on one of `models`. A request goes to its arm's own
     model, to the merged copy when its adapter is the merged one, else to the base model."""
 

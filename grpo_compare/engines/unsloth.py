@@ -18,7 +18,7 @@ from ..adapters import AdapterInfo
 from ..config import SamplingConfig
 from ..errors import UserError
 from ..types import Generation, Request
-from .base import EngineBase, release
+from .base import Engine, release
 from .vllm import call_generate, engine_dtype
 
 NO_UNSLOTH = (
@@ -27,7 +27,7 @@ NO_UNSLOTH = (
 )
 
 
-class UnslothEngine(EngineBase):
+class UnslothEngine(Engine):
     """One unsloth model with its vLLM engine."""
 
     name = "unsloth"

