@@ -18,7 +18,7 @@ import json
 import os
 import zlib
 from dataclasses import replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -63,22 +63,32 @@ class Session:
             check_lora_shape(config, next(iter(self.adapters)))
         single = next(iter(self.adapters)) if len(self.adapters) == 1 else None
         self.arms = {s.name: s.resolve(single) for s in config.arms}
-        self.tokenizer = checked_tokenizer(tokenizer or (live.get_tokenizer() if live else load_tokenizer(self.model)),
-                                           self.model)
+        self._tokenizer = tokenizer or (live.get_tokenizer() if live else None)
         engine = adopt(engine, list(self.adapters.values())) if engine is not None else None
         self._engine, self._owned = engine, engine is None
-        if engine is None:
-            backend, why = choose_backend(config.backend)
-            if why:
-                err.print(f"[bold]backend {backend}[/] ({why})", highlight=False)
-        else:  # an engine the caller holds serves the adapter rows itself
+        backend = config.backend  # auto is decided on first need (`backend()`)
+        if engine is not None:  # an engine the caller holds serves the adapter rows itself
             backend = engine.name if engine.name in BACKENDS else config.backend
             config = replace(config, lora_strategy="mixed" if config.lora_strategy == "auto" else config.lora_strategy)
         # config.yaml records what the run really used, not "null" for the embedded defaults
         self.config = replace(config, backend=backend, model=self.model, dataset=config.dataset or BUILTIN_DATASET)
         self.render = lru_cache(maxsize=4096)(self._render)
 
+    @cached_property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer, loaded on first use: a wrong dataset path is named before it loads."""
+        return checked_tokenizer(self._tokenizer or load_tokenizer(self.model), self.model)
+
     # --- engine --------------------------------------------------------------------------------
+
+    def backend(self) -> str:
+        """The backend, `auto` decided on first need: asking whether vLLM runs here imports it (seconds),
+        so a wrong dataset path is named before that."""
+        if self.config.backend == "auto":
+            backend, why = choose_backend("auto")
+            err.print(f"[bold]backend {backend}[/] ({why})", highlight=False)
+            self.config = replace(self.config, backend=backend)
+        return self.config.backend
 
     @property
     def engine(self) -> Engine:
@@ -89,6 +99,7 @@ class Session:
         """Start the engine for a first workload of `rows` generations (the LoRA strategy `auto`
         weighs a second engine start against it); the config records the strategy chosen."""
         if self._engine is None:
+            self.backend()
             c = self.config
             if c.device == "cuda" and not has_cuda() and c.backend != "ray":  # Ray's GPUs are on its workers
                 raise UserError("device is 'cuda' but no CUDA GPU is visible: use device auto or cpu")
@@ -191,6 +202,7 @@ class Session:
         requests, skipped = self.requests(problems, names, k)
         if not requests:
             raise UserError("every problem is longer than the context window: raise --max-model-len")
+        cfg = replace(cfg, backend=self.backend())
         run = RunDir(output_dir) if output_dir else None
         with run or contextlib.nullcontext():
             done: dict = {}

@@ -53,24 +53,26 @@ def test_unknown_backend_lists_the_names(demo_model):
         choose_backend("tgi")
 
 
+@pytest.mark.slow
 def test_hf_and_vllm_agree_on_extracted_answers(engine, demo_model, fixture_lora, capsys):
     adapter = the_adapter(fixture_lora)
-    requests = gsm8k_requests(demo_model, adapter, 50)
+    requests = gsm8k_requests(demo_model, adapter, 16)
     hf = make_engine("hf", str(demo_model), [inspect_adapter(adapter, demo_model)], max_model_len=2048,
-                      progress=False, batch_size=25)
+                      progress=False, batch_size=16)
     a, b = answers(engine.generate(requests, GREEDY)), answers(hf.generate(requests, GREEDY))
     rates = {}
     for arm in ("base", "grpo"):
         keys = [k for k in a if k[1] == arm]
         rates[arm] = sum(a[k] == b[k] for k in keys) / len(keys)
     with capsys.disabled():
-        print(f"\nvLLM vs hf, 50 GSM8K problems, greedy, {GREEDY.max_tokens} tokens, adapter {adapter.name}: "
+        print(f"\nvLLM vs hf, 16 GSM8K problems, greedy, {GREEDY.max_tokens} tokens, adapter {adapter.name}: "
               + ", ".join(f"{arm} {rate:.0%} same extracted answer" for arm, rate in rates.items()))
     assert all(rate >= 0.9 for rate in rates.values()), rates
     gen = hf.generate(requests[:2], GREEDY)[0]
     assert gen.finish_reason in ("stop", "length") and gen.completion_tokens > 0
 
 
+@pytest.mark.slow
 def test_unsloth_backend_one_lora_request_both_arms_in_one_call(demo_model, fixture_lora, request):
     if not in_own_process(request):
         return
@@ -138,6 +140,7 @@ def test_merged_strategy_refused_for_unsloth():
         resolve_strategy("merged", "unsloth", True, 100)
 
 
+@pytest.mark.slow
 def test_merged_and_mixed_give_the_same_table(engine, fixture_lora, tmp_path):
     from test_cli import run_cli
 
@@ -159,6 +162,7 @@ def test_merged_and_mixed_give_the_same_table(engine, fixture_lora, tmp_path):
     assert check["method"] == "merged weights" and check["identical"] is False
 
 
+@pytest.mark.slow
 def test_compare_command_with_the_hf_backend(fixture_lora, tmp_path):
     from test_cli import run_cli
 

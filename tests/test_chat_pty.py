@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 pexpect = pytest.importorskip("pexpect")
+pytestmark = pytest.mark.slow  # each test starts the command and its engine
 
 PROMPT = "> "
 START_TIMEOUT = 900  # an engine start on a busy 2-core machine

@@ -18,6 +18,7 @@ from grpo_compare.demo import demo_adapter_path
 from grpo_compare.stats import holm_adjust, mcnemar_exact
 
 CLI = [sys.executable, "-m", "grpo_compare.cli"]
+pytestmark = pytest.mark.slow  # three adapters and a run of their own
 STEPS = (90, 100, 1000)  # step order is not name order: "checkpoint-1000" < "checkpoint-90" as text
 
 
@@ -114,7 +115,6 @@ def test_diff_takes_two_arms_of_one_run(run):
     assert "b_checkpoint-1000 − a_checkpoint-90" in " ".join(proc.stdout.split())
 
 
-@pytest.mark.slow
 def test_merged_checkpoints_swap_in_place_and_match_the_mixed_batch(run, checkpoints, tmp_path):
     out, _ = run
     merged = tmp_path / "merged"

@@ -27,6 +27,7 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *words: str, code: 
         assert w in proc.stderr.replace("\n", " "), proc.stderr
 
 
+@pytest.mark.slow
 def test_compare_command_writes_run_dir(fixture_lora, tmp_path):
     out = tmp_path / "run"
     proc = run_cli("compare", "--adapter", str(fixture_lora), "--dataset", str(shared_file("gsm8k_test.jsonl")),

@@ -30,6 +30,7 @@ class StopsAtTheRun(Recording):
         raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_python_api_and_cli_sample_alike(engine, fixture_lora, demo_model, tmp_path, monkeypatch):
     data = tmp_path / "one.jsonl"
     data.write_text(json.dumps({"question": "What is 2 + 2?", "answer": "#### 4"}) + "\n")

@@ -55,6 +55,7 @@ def test_greedy_output_differs_from_the_base_model() -> None:
     assert not torch.equal(with_lora, without)
 
 
+@pytest.mark.slow
 def test_short_default_run_with_the_shipped_adapter(tmp_path) -> None:
     from test_cli import run_cli
 

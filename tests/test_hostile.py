@@ -111,6 +111,7 @@ class Case:
     check: Callable[[W, Out], None] | None = None  # more that must hold afterwards
     act: Callable[[W, list[str]], Out] | None = None  # a run of its own (signals, lock holders)
     read_only: tuple[str, ...] = ()  # folders made read-only (the case runs as a subprocess)
+    slow: bool = False  # left out of the fast subset (-m "not slow")
     one_error_line: bool = True  # a failing case prints exactly one `error:` line
 
 
@@ -924,12 +925,12 @@ CASES: list[Case] = [
                                              "--dataset", str(shared_file("gsm8k_test.jsonl")), "--max-samples", "2",
                                              "--max-tokens", "8", "--output-dir", str(w.d / "run")], 130,
          ("finished generations are kept", "generations.jsonl", "resume with"), act=interrupt_then_resume,
-         one_error_line=False),
+         one_error_line=False, slow=True),
     # a real SIGTERM mid-run (what `timeout` and container stops send)
     Case("sigterm-mid-run", lambda w: ["compare", "--backend", "hf", "--batch-size", "1", "--max-samples", "4",
                                        "--max-tokens", "16", "--output-dir", str(w.d / "run")], 143,
          ("interrupted", "finished generations are kept", "resume with"), act=sigterm_mid_run, check=sigterm_kept_work,
-         one_error_line=False),
+         one_error_line=False, slow=True),
     # Ctrl-C in a command without a run directory: one line, exit 130, not click's "Aborted!"
     Case("sigint-batch", lambda w: ["batch", w.file("q.txt", "1+1?\n")], 130, ("interrupted",),
          act=start_interrupted(signal.SIGINT), check=not_about("Aborted"), one_error_line=False),
@@ -990,7 +991,7 @@ def snapshot(root: Path) -> dict[str, str]:
     return out
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.slow else []) for c in CASES])
 def test_hostile(case: Case, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     w = W(tmp_path, request)
     monkeypatch.chdir(tmp_path)

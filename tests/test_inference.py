@@ -112,6 +112,7 @@ def test_evaluate_on_dataset_format(inf):
     assert ev["correct"] == sum(r["is_correct"] for r in ev["results"])
 
 
+@pytest.mark.slow
 def test_evaluate_arms_math500_by_level_and_subject(inf):
     per_arm, comparison = inf.evaluate_arms(str(shared_file("math500_test.jsonl")), max_samples=4)
     assert list(per_arm) == ["base", "grpo"] and comparison.summary["n"] == 4

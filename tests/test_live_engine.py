@@ -19,6 +19,8 @@ from grpo_compare.errors import UserError
 
 from conftest import in_own_process, shared_file
 
+pytestmark = pytest.mark.slow  # each test starts an engine in a process of its own
+
 
 def _llm(model: Path, **lora):
     from vllm import LLM

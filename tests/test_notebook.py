@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "compare.ipynb"
 
@@ -16,6 +17,7 @@ def test_notebook_is_kept_free_of_outputs():
     assert "MODEL = None" in code[0].source and "ADAPTER = None" in code[0].source
 
 
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom(fixture_lora, tmp_path):
     from nbclient import NotebookClient
 

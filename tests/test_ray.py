@@ -209,6 +209,7 @@ def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
 
 
+@pytest.mark.slow
 def test_sigkilled_ray_run_resumes_to_the_single_engine_result_and_leaves_no_process(engine, tmp_path):
     data = str(shared_file("gsm8k_test.jsonl"))
     config = tmp_path / "ray.yaml"  # one problem per Ray batch, one batch at a time: results stream in

@@ -44,6 +44,7 @@ def _start_and_wait(args: list[str], jsonl: Path, at_least: int, timeout: float 
     return proc
 
 
+@pytest.mark.slow
 def test_sigkill_half_way_then_resume_equals_an_uninterrupted_run(engine, fixture_lora, tmp_path):
     # 48 problems at the default batch size: results are streamed to disk as each finishes, so a
     # kill loses only what was in flight
@@ -73,6 +74,7 @@ def test_sigkill_half_way_then_resume_equals_an_uninterrupted_run(engine, fixtur
     pd.testing.assert_frame_equal(resumed, expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; schedulers, `timeout`, container stops
 def test_interrupt_keeps_work_prints_resume_command_and_exits_128_plus_signal(fixture_lora, tmp_path, sig):
     out = tmp_path / "run"
