@@ -2,12 +2,13 @@
 and the cache directory that holds prepared models.
 
     atomic_write(Path("runs/x/summary.json"), text)     # readers never see half a file
-    build_folder(cache_dir() / "merged" / key, build)   # an interrupted build leaves nothing behind
+    build_folder(cache_dir() / "merged" / key, build, ready)   # built once, never half, never twice at once
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -73,16 +74,23 @@ def check_writable(path: Path) -> None:
     os.unlink(tmp)
 
 
-def build_folder(target: Path, build: Callable[[Path], None]) -> Path:
-    """Run `build` into a temporary sibling of `target`, then rename it into place, so an
-    interrupted build never leaves half a model behind."""
+def build_folder(target: Path, build: Callable[[Path], None], ready: Callable[[Path], bool]) -> Path:
+    """`target` once `ready` says it is complete; else `build` runs into a temporary sibling that is
+    then renamed into place, so an interrupted build never leaves half a model behind. Processes
+    building the same folder at once (two runs on one cache) wait for one build, under a lock."""
+    if ready(target):
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-    try:
-        build(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if ready(target):  # built by the process that held the lock before us
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+        try:
+            build(tmp)
+            if target.exists():  # an incomplete folder of an older version
+                shutil.rmtree(target)
+            tmp.rename(target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -39,10 +39,8 @@ def demo_model_path() -> Path:
     >>> demo_model_path().name
     'SmolLM2-135M-Instruct'
     """
-    target = cache_dir() / FOLDER_NAME
-    if (target / "model.safetensors").is_file() and (target / "tokenizer_config.json").is_file():
-        return target
-    return build_folder(target, lambda tmp: _convert(gguf_path(), tmp))
+    return build_folder(cache_dir() / FOLDER_NAME, lambda tmp: _convert(gguf_path(), tmp),
+                        lambda t: (t / "model.safetensors").is_file() and (t / "tokenizer_config.json").is_file())
 
 
 def _convert(gguf: Path, out: Path) -> None:

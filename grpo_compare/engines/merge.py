@@ -30,9 +30,7 @@ def merged_key(model: str, adapter: AdapterInfo) -> str:
 def merged_model(model: str, adapter: AdapterInfo) -> Path:
     """The folder of `model` with `adapter` merged in (safetensors + tokenizer), made on first use."""
     target = cache_dir() / "merged" / f"{Path(model).name}-{merged_key(model, adapter)}"
-    if (target / "merge.json").is_file():
-        return target
-    return build_folder(target, lambda tmp: _merge(model, adapter.path, tmp))
+    return build_folder(target, lambda tmp: _merge(model, adapter.path, tmp), lambda t: (t / "merge.json").is_file())
 
 
 def _merge(model: str, adapter: Path, out: Path) -> None:
