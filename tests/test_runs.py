@@ -6,12 +6,15 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from grpo_compare.errors import DataError, UserError
+from grpo_compare.files import build_folder
 from grpo_compare.rundir import RunDir, diff_runs, load_run, rescore_run
 
 
@@ -128,3 +131,20 @@ def test_diff_names_a_missing_arm_and_disjoint_runs(run, tmp_path):
         diff_runs(run, other)
     with pytest.raises(UserError, match="not found"):
         diff_runs(run, tmp_path / "nowhere")
+
+
+def test_two_runs_building_one_cache_folder_build_it_once(tmp_path):
+    builds = []
+
+    def build(tmp: Path) -> None:
+        builds.append(tmp)
+        time.sleep(0.5)  # both runs are past their first look at the cache by now
+        (tmp / "model.safetensors").write_text("weights")
+
+    def ready(t: Path) -> bool:
+        return (t / "model.safetensors").is_file()
+
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: build_folder(tmp_path / "model", build, ready), range(2)))
+    assert len(builds) == 1 and paths == [tmp_path / "model"] * 2 and ready(tmp_path / "model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", "model"]  # no half-built folder left
