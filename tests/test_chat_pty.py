@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -23,7 +24,10 @@ def spawn_chat(fixture_lora: Path, tmp_path: Path, *extra: str):
     child = pexpect.spawn(sys.executable, ["-m", "grpo_compare.cli", "chat", "--adapter", str(fixture_lora),
                                            "--temperature", "0", "--max-tokens", "16", "--max-model-len", "1024",
                                            "--save", str(tmp_path / "session.json"), *extra],
-                          env=env, encoding="utf-8", timeout=300, dimensions=(50, 160))
+                          env=env, encoding="utf-8", timeout=300, dimensions=(50, 160),
+                          # Ctrl-C reaches it as from a shell's foreground job, even where the test runner was
+                          # started in the background (which ignores SIGINT, and children inherit that)
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     child.logfile_read = log  # an attribute, not a constructor argument
     child.expect_exact("/quit", timeout=START_TIMEOUT)  # the command list, printed once the engine is up
     child.expect_exact(PROMPT)
