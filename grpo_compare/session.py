@@ -77,7 +77,7 @@ class Session:
     @cached_property
     def tokenizer(self) -> Any:
         """The model's tokenizer, loaded on first use: a wrong dataset path is named before it loads."""
-        return checked_tokenizer(self._tokenizer or load_tokenizer(self.model), self.model)
+        return checked_tokenizer(self._tokenizer, self.model) if self._tokenizer else load_tokenizer(self.model)
 
     # --- engine --------------------------------------------------------------------------------
 
