@@ -39,7 +39,7 @@ def main() -> int:
         return 1
     print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
     engines = ["hf"] + [b for b, pkg in (("vllm", "vllm"), ("unsloth", "unsloth")) if importlib.util.find_spec(pkg)]
-    print(f"| engine | status | wall s | accuracy |\n|---|---|---|---|")
+    print("| engine | status | wall s | accuracy |\n|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for backend in engines:
             status, seconds, accuracy = run(backend, Path(tmp) / backend)

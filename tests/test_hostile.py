@@ -224,16 +224,17 @@ class Interrupted(Recording):
 
 
 class Redirected(Recording):
-    """The session engine, serving the rows of a "pickled" adapter folder (the fixture LoRA re-saved
-    as adapter_model.bin) with the fixture LoRA itself: the engine holds only the adapters it
-    started with."""
+    """The session engine, serving the rows of an adapter it does not hold (the demo adapter, the
+    fixture LoRA re-saved as a "pickled" adapter_model.bin) with the fixture LoRA: the engine holds
+    only the adapters it started with, and these cases are about the command, not the adapter."""
 
     def __init__(self, engine, lora: Path) -> None:
         super().__init__(engine)
         self.lora = lora
 
     def _same(self, requests):
-        return [replace(r, arm=replace(r.arm, adapter=self.lora)) if r.arm.adapter and r.arm.adapter.name == "pickled"
+        held = self.engine.loras
+        return [replace(r, arm=replace(r.arm, adapter=self.lora)) if r.arm.adapter and r.arm.adapter not in held
                 else r for r in requests]
 
     def stream(self, requests, sampling):

@@ -80,10 +80,8 @@ def test_the_notebooks_unsloth_model_is_used_as_it_is(demo_model, fixture_lora, 
     assert len(model.fast_generate_calls) == 2  # the adapter check, then both arms in one call
 
 
-def test_a_fast_inference_model_without_its_engine_is_refused(demo_model, request):
-    if not in_own_process(request):
-        return
-    stand_in = request.getfixturevalue("stand_in")
+def test_a_fast_inference_model_without_its_engine_is_refused(demo_model, stand_in):
+    # without fast_inference the stand-in starts no engine: this one runs in the test process
     model, _ = stand_in.FastLanguageModel.from_pretrained(str(demo_model), fast_inference=False)
     model.fast_generate = lambda *a, **k: None  # unsloth keeps the name; without vLLM it cannot take requests
     with pytest.raises(UserError, match="fast_inference is off"):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,7 +10,6 @@ import pytest
 from grpo_compare import CompareConfig, compare
 from grpo_compare.session import build_requests, load_tokenizer
 from grpo_compare.config import ArmSpec
-from grpo_compare.demo import demo_adapter_path
 from grpo_compare.prompts import XML_COT
 from grpo_compare.summary import ARM_COLUMNS, OUTCOMES
 
@@ -97,11 +94,11 @@ def test_base_rows_of_mixed_call_equal_base_run_alone(gsm8k_run, engine, demo_mo
     assert [g.completion for g in alone] == mixed
 
 
-def test_lora_changes_outputs_with_identical_messages(engine, demo_model):
+def test_lora_changes_outputs_with_identical_messages(engine, fixture_lora):
     arms = (ArmSpec("base"), ArmSpec("lora_only", lora=True))
-    result = compare(CompareConfig(arms=arms), engine=engine, adapter=str(demo_adapter_path()),
+    result = compare(CompareConfig(arms=arms), engine=engine, adapter=str(fixture_lora),
                      dataset=str(shared_file("gsm8k_test.jsonl")), max_samples=6,
-                     temperature=0.0, max_tokens=32)
+                     temperature=0.0, max_tokens=64)
     p0 = result.problems[0].id
     assert result.results[(p0, "base")].generation.prompt_text == result.results[(p0, "lora_only")].generation.prompt_text
     differ = sum(result.results[(p.id, "base")].generation.completion

@@ -210,13 +210,14 @@ def _lines(path: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_sigkilled_ray_run_resumes_to_the_single_engine_result_and_leaves_no_process(engine, tmp_path):
+def test_sigkilled_ray_run_resumes_to_the_single_engine_result_and_leaves_no_process(engine, fixture_lora, tmp_path):
     data = str(shared_file("gsm8k_test.jsonl"))
     config = tmp_path / "ray.yaml"  # one problem per Ray batch, one batch at a time: results stream in
     config.write_text("distributed:\n  batch_size: 1\n  max_concurrent_batches: 1\n  num_cpus: 2\n")
     out, mark = tmp_path / "run", uuid.uuid4().hex
-    args = CLI + ["compare", "--backend", "ray", "--config", str(config), "--dataset", data, "--max-samples", "6",
-                  "--temperature", "0", "--max-tokens", "48", "--max-model-len", "2048", "--output-dir", str(out)]
+    args = CLI + ["compare", "--backend", "ray", "--config", str(config), "--adapter", str(fixture_lora),
+                  "--dataset", data, "--max-samples", "6",
+                  "--temperature", "0", "--max-tokens", "24", "--max-model-len", "2048", "--output-dir", str(out)]
     env = dict(os.environ, GRPO_TEST_RAY_RUN=mark)
     jsonl = out / "generations.jsonl"
 
@@ -244,8 +245,8 @@ def test_sigkilled_ray_run_resumes_to_the_single_engine_result_and_leaves_no_pro
     assert summary["adapter_check"]["identical"] is False  # the LoRA reached the replicas
 
     reference = tmp_path / "vllm"
-    compare(CompareConfig(), engine=engine, output_dir=reference, dataset=data, max_samples=6, temperature=0.0,
-            max_tokens=48)
+    compare(CompareConfig(), engine=engine, output_dir=reference, adapter=str(fixture_lora), dataset=data,
+            max_samples=6, temperature=0.0, max_tokens=24)
     expected = {(r["problem_id"], r["arm"]): (r["completion"], r["finish_reason"], r["completion_tokens"])
                 for r in map(json.loads, _lines(reference / "generations.jsonl"))}
     got = {(r["problem_id"], r["arm"]): (r["completion"], r["finish_reason"], r["completion_tokens"]) for r in after}
