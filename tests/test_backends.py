@@ -50,9 +50,8 @@ def test_unknown_backend_lists_the_names(demo_model):
 
 @pytest.mark.slow
 def test_hf_and_vllm_agree_on_extracted_answers(engine, demo_model, fixture_lora, capsys):
-    adapter = fixture_lora
-    requests = gsm8k_requests(demo_model, adapter, 16)
-    hf = make_engine("hf", str(demo_model), [inspect_adapter(adapter, demo_model)], max_model_len=2048,
+    requests = gsm8k_requests(demo_model, fixture_lora, 16)
+    hf = make_engine("hf", str(demo_model), [inspect_adapter(fixture_lora, demo_model)], max_model_len=2048,
                       progress=False, batch_size=16)
     a, b = answers(engine.generate(requests, GREEDY)), answers(hf.generate(requests, GREEDY))
     rates = {}
@@ -60,7 +59,7 @@ def test_hf_and_vllm_agree_on_extracted_answers(engine, demo_model, fixture_lora
         keys = [k for k in a if k[1] == arm]
         rates[arm] = sum(a[k] == b[k] for k in keys) / len(keys)
     with capsys.disabled():
-        print(f"\nvLLM vs hf, 16 GSM8K problems, greedy, {GREEDY.max_tokens} tokens, adapter {adapter.name}: "
+        print(f"\nvLLM vs hf, 16 GSM8K problems, greedy, {GREEDY.max_tokens} tokens, adapter {fixture_lora.name}: "
               + ", ".join(f"{arm} {rate:.0%} same extracted answer" for arm, rate in rates.items()))
     assert all(rate >= 0.9 for rate in rates.values()), rates
     gen = hf.generate(requests[:2], GREEDY)[0]
@@ -144,9 +143,8 @@ def test_merged_and_mixed_give_the_same_table(engine, fixture_lora, tmp_path):
 
     from grpo_compare import CompareConfig, compare
 
-    adapter = fixture_lora
-    flags = ["--adapter", str(adapter), "--max-samples", "6", "--temperature", "0", "--max-tokens", "48"]
-    compare(CompareConfig(), engine=engine, output_dir=tmp_path / "mixed", adapter=str(adapter), max_samples=6,
+    flags = ["--adapter", str(fixture_lora), "--max-samples", "6", "--temperature", "0", "--max-tokens", "48"]
+    compare(CompareConfig(), engine=engine, output_dir=tmp_path / "mixed", adapter=str(fixture_lora), max_samples=6,
             temperature=0.0, max_tokens=48)
     # The merged strategy starts and stops engines of its own: in a process of its own, as a user runs it.
     # batches of 2 problems: the merged weights are swapped in and out of the one engine three times,

@@ -216,8 +216,8 @@ def test_sigkilled_ray_run_resumes_to_the_single_engine_result_and_leaves_no_pro
     config.write_text("distributed:\n  batch_size: 1\n  max_concurrent_batches: 1\n  num_cpus: 2\n")
     out, mark = tmp_path / "run", uuid.uuid4().hex
     args = CLI + ["compare", "--backend", "ray", "--config", str(config), "--adapter", str(fixture_lora),
-                  "--dataset", data, "--max-samples", "6",
-                  "--temperature", "0", "--max-tokens", "24", "--max-model-len", "2048", "--output-dir", str(out)]
+                  "--dataset", data, "--max-samples", "6", "--temperature", "0", "--max-tokens", "24",
+                  "--max-model-len", "2048", "--output-dir", str(out)]
     env = dict(os.environ, GRPO_TEST_RAY_RUN=mark)
     jsonl = out / "generations.jsonl"
 
