@@ -16,7 +16,7 @@ import pytest
 
 from conftest import in_own_process, shared_file
 from grpo_compare.adapters import inspect_adapter
-from grpo_compare.engines import choose_backend, has_cuda, make_engine, resolve_strategy
+from grpo_compare.engines import choose_backend, has_cuda, make_engine, resolve_strategy, start_engine
 from grpo_compare.session import build_requests, load_tokenizer
 from grpo_compare.config import DEFAULT_ARMS, SamplingConfig
 from grpo_compare.datasets import load_problems
@@ -135,6 +135,13 @@ def test_strategy_choice_on_cpu(strategy, backend, rows, chosen):
 def test_merged_strategy_refused_for_unsloth():
     with pytest.raises(UserError, match="--lora-strategy mixed"):
         resolve_strategy("merged", "unsloth", True, 100)
+
+
+@pytest.mark.parametrize("backend", ["unsloth", "ray"])
+def test_arm_of_another_full_model_refused_where_weights_cannot_swap(backend, tmp_path):
+    # the guide's use_lora: false serves the GRPO arm with a merged fine-tune: only vllm and hf swap it in
+    with pytest.raises(UserError, match=f"the {backend} backend .* needs --backend vllm or hf"):
+        start_engine(backend, "mixed", str(tmp_path / "base"), [], [str(tmp_path / "merged")])
 
 
 @pytest.mark.slow

@@ -75,11 +75,8 @@ def start_engine(name: str, strategy: str, model: str, adapters: Sequence[Adapte
                  other_models: Sequence[str] = (), **kw: Any) -> Engine:
     """The engine of a run: one engine serving the adapter; or, when other full weights serve some
     arms (the merged strategy, an arm served by another model), one engine swapping them in place."""
-    if other_models and name == "unsloth":
-        raise UserError("the unsloth backend serves one model with its adapter; an arm served by another "
-                        "full model (use_lora: false) needs --backend vllm or hf")
-    if other_models and name == "ray":
-        raise UserError("the ray backend serves one model with its adapters; an arm served by another full "
+    if other_models and name in ("unsloth", "ray"):  # neither swaps weights in place
+        raise UserError(f"the {name} backend serves one model with its adapters; an arm served by another full "
                         "model (use_lora: false) needs --backend vllm or hf")
     merged = {a.path: merged_model(model, a) for a in adapters} if strategy == "merged" else {}
     if not merged and not other_models:
