@@ -33,7 +33,6 @@ def render_report(c: Comparison, summary: dict[str, Any] | None = None) -> str:
     s = summary if summary is not None else c.summary
     cfg = c.config
     base, treat = s["baseline"], s["treatment"]
-    assets = files("grpo_compare") / "assets"
     plots = "".join(f"<figure>{svg}</figure>" for svg in figures(c).values())
     adapter = cfg.adapter if not isinstance(cfg.adapter, tuple) else f"{len(cfg.adapter)} adapters"
     facts = [f"model {cfg.model or 'demo model'}", f"adapter {adapter or 'demo adapter'}",
@@ -44,7 +43,7 @@ def render_report(c: Comparison, summary: dict[str, Any] | None = None) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(treat)} vs {escape(base)} — grpo_compare</title>",
-        f"<style>{assets.joinpath('report.css').read_text(encoding='utf-8')}</style></head><body>",
+        f"<style>{_asset('report.css')}{_asset('problem.css')}</style></head><body>",
         (f"<h1>Which checkpoint beats <b>{escape(base)}</b>? Best: <b>{escape(s['best'])}</b></h1>"
          if len(s.get("vs_baseline") or {}) > 1 else
          f"<h1>Did <b>{escape(treat)}</b> do better than <b>{escape(base)}</b>?</h1>"),
@@ -52,7 +51,7 @@ def render_report(c: Comparison, summary: dict[str, Any] | None = None) -> str:
         f'<section class="cards">{_cards(s)}</section>',
         f'<h2>Charts</h2><section class="plots">{plots}</section>',
         f'<h2>Problems</h2><section id="problems">{_table(c)}</section>',
-        f"<script>{assets.joinpath('report.js').read_text(encoding='utf-8')}</script>",
+        f"<script>{_asset('report.js')}</script>",
         "</body></html>",
     ])
 
@@ -148,7 +147,8 @@ def _table(c: Comparison) -> str:
         tds += f'<td><span class="outcome o-{row.outcome}">{row.outcome.replace("_", " ")}</span></td>'
         body.append(f'<tr class="problem" tabindex="0" aria-expanded="false" data-id="{escape(p.id)}" '
                     f'data-outcome="{row.outcome}">{tds}</tr>'
-                    f'<tr class="detail" hidden><td colspan="{len(head) + len(arms) + 1}">{_detail(c, p)}</td></tr>')
+                    f'<tr class="detail" hidden><td colspan="{len(head) + len(arms) + 1}" class="grpo-compare">'
+                    f'{_detail(c, p)}</td></tr>')
     return (controls + f'<table class="problems" id="problem-table"><colgroup>{cols}</colgroup>'
             f"<thead><tr>{ths}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
@@ -193,20 +193,11 @@ def side_by_side(c: Comparison, problem_id: str) -> str:
     problem = next((p for p in c.problems if p.id == problem_id), None)
     if problem is None:
         raise KeyError(f"no problem '{problem_id}' in this comparison")
-    return f'<div class="grpo-compare"><style>{_FRAGMENT_CSS}</style>{_detail(c, problem)}</div>'
+    return f'<div class="grpo-compare"><style>{_asset("problem.css")}</style>{_detail(c, problem)}</div>'
 
 
-# The page's styles for one problem, every rule scoped so a notebook around it keeps its own look.
-_FRAGMENT_CSS = """
-.grpo-compare .question { white-space: pre-wrap; }
-.grpo-compare .arms { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 10px; }
-.grpo-compare .arm { border: 1px solid #e3e3e3; border-radius: 6px; min-width: 0; }
-.grpo-compare .arm h3 { font-size: 13px; margin: 0; padding: 6px 8px; border-bottom: 1px solid #e3e3e3; }
-.grpo-compare .arm pre { margin: 0; padding: 8px; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12.5px; }
-.grpo-compare .chg { background: #fff1b8; }
-.grpo-compare .ans { background: #b9f6ca; outline: 1px solid #2e7d32; font-weight: 700; }
-.grpo-compare .legend { color: #666; font-size: 12px; }
-"""
+def _asset(name: str) -> str:
+    return (files("grpo_compare") / "assets" / name).read_text(encoding="utf-8")
 
 
 # --- marking ----------------------------------------------------------------------------------------
