@@ -7,14 +7,23 @@ The five `notebook_rewards` reproduce the unsloth GRPO notebooks' reward functio
 quirks included (no re.DOTALL, re.match anchoring, xmlcount's length penalties): they are what
 training rewarded. The corrected checks (DOTALL formats, math-verify correctness) sit beside
 them under their own names: they are what is actually right. Every function here is a pure
-function of strings; math-verify is imported on first use so importing this module stays cheap.
+function of strings; math-verify is imported on first use so importing this module stays cheap,
+and it runs in a worker process so that no grade outlasts GRADE_TIMEOUT_S (sympy cannot be
+interrupted inside C).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
+import subprocess
+import sys
 import threading
+import time
+import unicodedata
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from .types import Score
@@ -28,7 +37,7 @@ NOTEBOOK_REWARDS = ("xmlcount", "soft_format", "strict_format", "int", "correctn
 SOFT_PATTERN = r"<reasoning>.*?</reasoning>\s*<answer>.*?</answer>"
 STRICT_PATTERN = r"^<reasoning>\n.*?\n</reasoning>\n<answer>\n.*?\n</answer>\n$"
 MAX_ANSWER_CHARS = 1000  # longer "answers" are rambling, and can keep sympy busy for minutes
-GRADE_TIMEOUT_S = 5
+GRADE_TIMEOUT_S = 2.0  # wall-clock seconds for one whole grade, then ungraded (see _graded_in_time)
 
 __all__ = [
     "GRADE_TIMEOUT_S", "MAX_ANSWER_CHARS", "NOTEBOOK_REWARDS", "SOFT_PATTERN", "STRICT_PATTERN",
@@ -149,7 +158,9 @@ def notebook_rewards(completion: str, gold: str | None) -> dict[str, float]:
 #   3. bare_answer     the whole completion when it is nothing but an answer ("$(3, 2)$", "B");
 #   4. last_number     weak evidence, only when nothing above states an answer: the last number,
 #      or the last $...$ holding one, unless the text was cut off, hedges or concludes otherwise;
-#   5. none.
+#      read whole (a time "2:10 pm", a date, unicode math "25√2/2"), and not a number that names
+#      a thing ("horse #12") when its sentence states another;
+#   5. none, also for a completion stuck in a loop (3 and 4 are skipped: it states nothing).
 # Rules 2-4 read only up to a new chat turn the model ran on into ("<|im_start|>", "\nHuman:").
 # math-verify's own extraction (LatexExtractionConfig / ExprExtractionConfig) ranks candidates by
 # a fixed priority before position (a boxed value beats a later "so the answer is -46"), returns
@@ -386,6 +397,28 @@ _NON_NUMERIC = re.compile(  # a conclusion after the last number that is no numb
     r"|\bcan(?:not|'t)\s+be\s+determined\b|\bnot\s+enough\s+information\b",
     re.IGNORECASE,
 )
+# A time of day ("2:10 pm", "14:05", "2 pm") or a date ("10/12/2023", "2023-10-12"): read whole,
+# never as the number before its colon or slash.
+_CLOCK = (
+    r"(?<![\d:.])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?::[0-5]\d)?(?![\d:])"
+    r"(?:\s*(?P<ap>[ap])\.?m\b)?"
+    r"|(?<![\d:.])(?P<h12>1[0-2]|0?[1-9])\s*(?P<ap12>[ap])\.?m\b"
+)
+_DATE = r"(?<![\d/.])(?:\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2})(?![\d/])"
+_MOMENT = re.compile(f"{_CLOCK}|{_DATE}", re.IGNORECASE)
+# What makes the number after it name a thing rather than a quantity: "horse #12", "question 3",
+# "step 2" (not "#### 12", an answer line).
+_LABEL = r"(?:(?<!#)#|\b(?:no\.|question|problem|step|part|exercise|example|item)\s*#?)\s*"
+_LABEL_BEFORE = re.compile(_LABEL + "$", re.IGNORECASE)
+# Unicode math glued to a number is part of it ("25√2/2" is not 2/2); so are the ASCII
+# operators between the pieces.
+_UNICODE_MATH = "√∛∜π×·⋅÷−±°⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻ⁿ¼½¾⅐⅑⅒⅓⅔⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞"
+_GLUED = re.compile(
+    rf"[\w{_UNICODE_MATH}.^/*()+-]+(?:[ \t]*[-+*/×÷−·⋅±][ \t]*[\w{_UNICODE_MATH}.^/*()+-]+)*"
+)
+# A loop: a piece of at most _LOOP_UNIT characters, repeated _LOOP_REPEATS times and over
+# _LOOP_CHARS characters at least, ending the text.
+_LOOP_UNIT, _LOOP_REPEATS, _LOOP_CHARS = 200, 4, 40
 _BARE = re.compile(r"\(?[A-Za-z]+\)?|\\text\s*\{[^{}\n]*\}|-?\$?\d[\d,]*(?:\.\d+)?%?|-?\.\d+")
 
 
@@ -400,14 +433,44 @@ def _bare(text: str) -> str | None:
     return body if _BARE.fullmatch(body) else None
 
 
+def _quantity(text: str, numbers: list[re.Match[str]]) -> re.Match[str]:
+    """The last number, unless it names a thing ("horse #12", "step 2") and its sentence states
+    another: "So 6 people think horse #12 will win." states 6."""
+    def label(n: re.Match[str]) -> bool:
+        return _LABEL_BEFORE.search(text, max(0, n.start() - 12), n.start()) is not None
+
+    last = numbers[-1]
+    if not label(last):
+        return last
+    sentence = max(text.rfind(end, 0, last.start()) for end in ("\n", ". ", "! ", "? "))
+    others = [n for n in numbers if n.start() > sentence and not label(n)]
+    return others[-1] if others else last
+
+
+def _whole(text: str, number: re.Match[str]) -> tuple[int, int, str]:
+    """(start, end, value) of `number` read whole: as the time or date it is part of ("2:10 pm",
+    "10/12/2023"), or with the unicode math around it ("25√2/2", "4π", "x² + 1")."""
+    start, end = number.span()
+    for m in _MOMENT.finditer(text, max(0, start - 12), min(len(text), end + 8)):
+        if m.start() <= start and end <= m.end():
+            return m.start(), m.end(), m.group()
+    for m in _GLUED.finditer(text, max(0, start - 200), min(len(text), end + 200)):
+        if m.start() <= start and end <= m.end():
+            run = m.group().rstrip(".")
+            while run[-1] == ")" and run.count(")") > run.count("("):
+                run = run[:-1]  # "(about 25√2)": the bracket closes the prose, not the math
+            if any(c in _UNICODE_MATH for c in run):
+                return m.start(), m.start() + len(run), run
+    return start, end, number.group().replace(",", "")
+
+
 def _last_math(text: str) -> tuple[int, int, str] | None:
     """(start, end, value) of the last number, or of the last $...$ holding one when that ends
     later ("the ordered pair is $(7, 6)$" ends in (7, 6), not in 6)."""
     numbers = list(_NUMBER.finditer(text))
     if not numbers:
         return None
-    last = numbers[-1]
-    found = (last.start(), last.end(), last.group().replace(",", ""))
+    found = _whole(text, _quantity(text, numbers))
     for m in _DISPLAY.finditer(text):  # from the start: a $ pairs with the one before it
         inner = next(g for g in m.groups() if g is not None).strip()
         # "$5. Then $" is two currency signs; a math block holds no words.
@@ -415,6 +478,18 @@ def _last_math(text: str) -> tuple[int, int, str] | None:
         if m.end() >= found[1] and re.search(r"\d", inner) and not prose:
             found = (m.start(), m.end(), inner)
     return found
+
+
+def _degenerate(text: str) -> bool:
+    """Whether the text ends in one piece repeated over and over, as a model stuck in a loop
+    writes until the length limit: "so Ava has 0, so Ava has 0, ...", newline after newline,
+    or the digits of "0.3333333..." long past any precision."""
+    for size in range(1, _LOOP_UNIT + 1):
+        span = max(_LOOP_REPEATS * size, _LOOP_CHARS)
+        tail = text[-span:]
+        if len(tail) == span and tail[size:] == tail[:-size]:
+            return True
+    return False
 
 
 def _last_number(text: str) -> str | None:
@@ -450,6 +525,8 @@ def extract_answer(text: str) -> tuple[str | None, str]:
     stated = _stated(text)
     if stated is not None:
         return stated.answer, stated.rule
+    if _degenerate(text):  # a loop run to the length limit states nothing, whatever came before
+        return None, "none"
     bare = _bare(text)
     if bare is not None:
         return bare, "bare_answer"
@@ -466,6 +543,11 @@ _LATEX_NAMES = re.compile(r"\\(?:begin|end)\{[^}]*\}|\\[A-Za-z]+")  # \begin{pma
 _WORD = re.compile(r"[A-Za-z]{2,}")
 # "3, 4 or 5" is the set of three alternatives, not 5: joiners between numbers become commas.
 _JOINER = re.compile(r"(?<=[\d)])\s*,?\s+(?:or|and)\s+(?=[-(\d])", re.IGNORECASE)
+# Words before and after a math span ("the area is | 4\pi | square units").
+_AROUND_MATH = re.compile(
+    r"((?:[A-Za-z]{2,}[\s,:]+)*)(.*?)((?:[\s,]+[A-Za-z]{2,}(?:\^\{\d\})?\.?)*)", re.DOTALL
+)
+_LABELLED = re.compile(_LABEL + r"\d+\b", re.IGNORECASE)  # "horse #12", "question 3"
 
 
 def _readings(text: str, latex_first: bool) -> list[str]:
@@ -483,18 +565,29 @@ def _readings(text: str, latex_first: bool) -> list[str]:
         return [text]
     text = _JOINER.sub(", ", text)
     # Words in \text{...} are units or connectives ("6 \text{ and } 8"), not prose.
-    prose = _WORD.search(_LATEX_NAMES.sub("", _TEXT_MACRO.sub("", text))) is not None
+    words = _TEXT_MACRO.sub("", text)
+    prose = _WORD.search(_LATEX_NAMES.sub("", words)) is not None
     wrapped = f"${text}$"
-    return [wrapped, text] if latex_first or not prose else [text, wrapped]
+    if latex_first or not prose:
+        return [wrapped, text]
+    if _LATEX_NAMES.search(words):
+        # The plain extractor reads "4\pi square units" as 4: the math goes in delimiters and
+        # the words around it stay outside ("$4\pi$ square units").
+        m = _AROUND_MATH.fullmatch(text)
+        return [f"{m[1]}${m[2]}${m[3]}" if m else wrapped]
+    # The plain extractor takes the first number: "question 3 is 7" would read 3.
+    unlabelled = _LABELLED.sub(" ", text)
+    return [unlabelled if re.search(r"\d", unlabelled) else text, wrapped]
 
 
-def _parse(text: str, latex_first: bool, timeout: int | None) -> list[Any]:
+def _parse(text: str, latex_first: bool) -> list[Any]:
     """The first reading math-verify turns into a sympy object; [] when none does."""
     from math_verify import parse
     from sympy import Basic, MatrixBase
 
     for reading in _readings(text, latex_first):
-        parsed = parse(reading, parsing_timeout=timeout)  # type: ignore[arg-type]
+        # No timeout of math-verify's own: _graded_in_time bounds the whole grade.
+        parsed = parse(reading, parsing_timeout=None)  # type: ignore[arg-type]
         # parse() falls back to the raw matched string; a bare string is not a parsed answer.
         if any(isinstance(p, (Basic, MatrixBase)) for p in parsed):
             return [_imaginary_unit(p) for p in parsed]
@@ -526,7 +619,7 @@ def _percent_value(parsed: Any) -> Any:
     return parsed
 
 
-def _equivalent(gold: list[Any], pred: list[Any], timeout: int | None) -> bool:
+def _equivalent(gold: list[Any], pred: list[Any]) -> bool:
     """math-verify's verify (gold first), then again with percents as their number.
 
     math-verify lets an integer percent equal its number (35% == 35) but not a decimal one
@@ -534,12 +627,12 @@ def _equivalent(gold: list[Any], pred: list[Any], timeout: int | None) -> bool:
     """
     from math_verify import verify
 
-    if verify(gold, pred, timeout_seconds=timeout):
+    if verify(gold, pred, timeout_seconds=None):
         return True
     gold_n, pred_n = [_percent_value(g) for g in gold], [_percent_value(p) for p in pred]
     if gold_n == gold and pred_n == pred:
         return False
-    return bool(verify(gold_n, pred_n, timeout_seconds=timeout))
+    return bool(verify(gold_n, pred_n, timeout_seconds=None))
 
 
 # Text answers (choice letters, names, words) are compared as text: as math, "LXQS" is the
@@ -595,6 +688,193 @@ def _text_match(gold: list[str], answer: str) -> bool:
     return len(letters) == 1 and letters.pop().casefold() == gold[0].casefold()
 
 
+# --- evaluation: unicode math, read as written ----------------------------------------------------
+#
+# math-verify reads LaTeX and ASCII math and drops a symbol it does not know, so "25√2/2" read as
+# 25 and "4π" as 4. Unicode math is written as the LaTeX it stands for before anything is parsed;
+# an answer that keeps a math symbol with no translation is not graded.
+
+_SYMBOLS = {
+    "×": r"\times ", "·": r"\cdot ", "⋅": r"\cdot ", "∙": r"\cdot ", "÷": r"\div ", "−": "-",
+    "∕": "/", "⁄": "/", "±": r"\pm ", "∓": r"\mp ", "∞": r"\infty ", "≤": r"\le ", "≥": r"\ge ",
+    "≠": r"\ne ", "≈": r"\approx ", "∪": r"\cup ", "∩": r"\cap ", "∈": r"\in ", "°": r"^{\circ}",
+}
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ", "0123456789+-=()ni")
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎", "0123456789+-=()")
+_SCRIPTS = re.compile("([⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ]+)|([₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎]+)")
+_VULGAR = re.compile("[¼½¾⅐-⅞]")  # NFKC writes each as "1⁄2"
+_GREEK = re.compile("[Α-Ωα-ω]")
+# A root's operand: (...) with one level of nesting, {...}, a number, a LaTeX name or a letter.
+_ROOT = re.compile(
+    r"([√∛∜])\s*(\((?:[^()]|\([^()]*\))*\)|\{[^{}]*\}|\d+(?:\.\d+)?|\\[A-Za-z]+ ?|[A-Za-z])"
+)
+
+
+def _greek(m: re.Match[str]) -> str:
+    """α -> \\alpha, Δ -> \\Delta (unicode spells lambda "LAMDA")."""
+    name = unicodedata.name(m.group(), "").split()[-1].lower().replace("lamda", "lambda")
+    return "\\" + (name.capitalize() if m.group().isupper() else name) + " "
+
+
+def _root(m: re.Match[str]) -> str:
+    """√2 -> \\sqrt{2}, ∛(x+1) -> \\sqrt[3]{x+1}."""
+    operand = m[2].strip()
+    if operand[0] in "({":
+        operand = operand[1:-1]
+    return r"\sqrt" + {"√": "", "∛": "[3]", "∜": "[4]"}[m[1]] + "{" + operand + "}"
+
+
+def _latex_math(text: str) -> str | None:
+    """`text` with its unicode math written as LaTeX; None when a math symbol is left over.
+
+    >>> _latex_math("25√2/2"), _latex_math("x² − 1"), _latex_math("3½")
+    ('25\\\\sqrt{2}/2', 'x^{2} - 1', '3\\\\frac{1}{2}')
+    >>> _latex_math("∑ 1/n") is None
+    True
+    """
+    if text.isascii():
+        return text
+    text = _VULGAR.sub(
+        lambda m: r"\frac{%s}{%s}" % tuple(unicodedata.normalize("NFKC", m.group()).split("⁄")), text
+    )
+    text = _SCRIPTS.sub(lambda m: f"^{{{m[1].translate(_SUPERSCRIPTS)}}}" if m[1]
+                        else f"_{{{m[2].translate(_SUBSCRIPTS)}}}", text)
+    text = _GREEK.sub(_greek, text)
+    text = _ROOT.sub(_root, "".join(_SYMBOLS.get(c, c) for c in text))
+    left = any(not c.isascii() and unicodedata.category(c) in ("Sm", "No") for c in text)
+    return None if left else text
+
+
+# --- evaluation: times of day and dates ------------------------------------------------------------
+#
+# math-verify reads "2:10 pm" as 2 (the number before the colon) and "10/12/2023" as a fraction.
+# A time of day or a date (_MOMENT) is read whole: a time equals another time, or a whole-number
+# gold (GSM8K writes "2 pm" as 2) only on the hour; a date equals only the same date.
+
+def _moment(s: str) -> tuple[str, ...] | None:
+    """The last time of day in `s` as ("clock", hour on the 12-hour clock, minute, "a"/"p"/""
+    when unknown), or its last date as ("date", its numbers as written); None if it holds neither.
+    """
+    found = None
+    for found in _MOMENT.finditer(_unwrap_text(s)[0]):
+        pass
+    if found is None:
+        return None
+    if not (found["h"] or found["h12"]):
+        return ("date", *(str(int(part)) for part in re.split("[/-]", found.group())))
+    hour = int(found["h"] or found["h12"])
+    meridiem = (found["ap"] or found["ap12"] or "").lower() or ("p" if hour > 12 else "")
+    return ("clock", str(hour % 12), found["m"] or "00", meridiem)
+
+
+def _same_moment(gold: str, answer: str) -> bool | None:
+    """Whether a time or date answer is the gold's; None when neither is one, or when the other
+    is no whole number to hold a time against ("7:32" against a ratio is left to math-verify).
+
+    >>> _same_moment("2", "2:10 pm"), _same_moment("2", "2:00 pm"), _same_moment("14:10", "2:10 pm")
+    (False, True, True)
+    """
+    g, a = _moment(gold), _moment(answer)
+    if g is not None and a is not None:
+        if g[0] == "clock" == a[0] and not (g[3] and a[3]):
+            return g[1:3] == a[1:3]  # "am" or "pm" on one side only: the 12-hour clock decides
+        return g == a
+    if g is None and a is None:
+        return None
+    moment, other = (a, gold) if a is not None else (g, answer)
+    number = _unwrap_text(other)[0].replace(",", "")
+    if not re.fullmatch(r"-?\d+(?:\.0+)?", number):
+        return None
+    return moment[0] == "clock" and moment[1:3] == (str(int(float(number)) % 12), "00")
+
+
+# --- evaluation: one grade, at most GRADE_TIMEOUT_S ------------------------------------------------
+#
+# sympy can run for minutes or for ever on one answer: "5^{5^{5^{5^5}}}" starts a power with more
+# digits than there are atoms, inside C, where math-verify's own timeout (signal.alarm: whole
+# seconds, per parse or verify call, main thread only) never fires. So math-verify runs in a
+# worker process, one grade at a time, and a grade still running after GRADE_TIMEOUT_S kills its
+# worker and is ungraded (None), never wrong. Workers are kept for the next grade; starting one
+# (importing math-verify, about a second) happens before the clock of a grade starts.
+
+# The worker imports this module alone: the package's __init__ (sessions, engines) is not needed
+# to grade, and it costs start-up time.
+_SERVE = (
+    "import sys, types; pkg = types.ModuleType('grpo_compare'); pkg.__path__ = [sys.argv[1]]; "
+    "sys.modules['grpo_compare'] = pkg; import grpo_compare.scoring as s; s._serve()"
+)
+_IDLE: dict[int, list[subprocess.Popen[str]]] = {}  # per process id: a fork starts its own
+_IDLE_LOCK = threading.Lock()
+_KILL_MARGIN_S = 0.1  # time left to kill the worker and return within the limit
+
+
+def _grade_math(gold: str, answer: str | None) -> bool | None:
+    """math-verify's verdict, gold parsed first; None when the gold does not parse or sympy fails."""
+    try:
+        gold_parsed = _parse(gold, True)
+        if not gold_parsed:
+            return None
+        if answer is None or not answer.strip() or len(answer) > MAX_ANSWER_CHARS:
+            return False
+        pred = _parse(answer, False)
+        return bool(pred) and _equivalent(gold_parsed, pred)
+    except Exception:
+        return None  # a sympy failure is "ungraded", never "wrong"
+
+
+def _serve() -> None:
+    """A worker: one JSON [gold, answer] a line in, one JSON verdict a line out."""
+    out, sys.stdout = sys.stdout, sys.stderr  # whatever sympy prints stays off the replies
+    import math_verify  # noqa: F401  (before "ready": no grade's time goes to the import)
+
+    print("ready", file=out, flush=True)
+    for line in sys.stdin:
+        print(json.dumps(_grade_math(*json.loads(line))), file=out, flush=True)
+
+
+def _start_worker() -> subprocess.Popen[str] | None:
+    """A worker process, ready to grade; None where none can be started."""
+    if os.name != "posix":  # select() on pipes is POSIX only
+        return None
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(Path(__file__).resolve().parent)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+    except OSError:
+        return None
+    if proc.stdout is None or proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        proc.wait()
+        return None
+    return proc
+
+
+def _graded_in_time(gold: str, answer: str | None, started: float) -> bool | None:
+    """_grade_math in a worker process; None once GRADE_TIMEOUT_S have passed since `started`
+    (time.monotonic() when the grade began), the worker then killed."""
+    with _IDLE_LOCK:
+        idle = _IDLE.setdefault(os.getpid(), [])
+        proc = idle.pop() if idle else None
+    if proc is None:
+        proc, started = _start_worker(), time.monotonic()  # a start is not the grade's time
+    if proc is None or proc.stdin is None or proc.stdout is None:
+        return _grade_math(gold, answer)  # no worker here: graded in-process, without a limit
+    left = max(0.0, started + GRADE_TIMEOUT_S - _KILL_MARGIN_S - time.monotonic())
+    try:
+        proc.stdin.write(json.dumps([gold, answer]) + "\n")
+        proc.stdin.flush()
+        line = proc.stdout.readline() if select.select([proc.stdout], [], [], left)[0] else ""
+    except (OSError, ValueError):
+        line = ""
+    if not line:  # out of time, or the worker died (out of memory)
+        proc.kill()
+        threading.Thread(target=proc.wait, daemon=True).start()  # a dying worker is not waited for
+        return None
+    with _IDLE_LOCK:
+        _IDLE.setdefault(os.getpid(), []).append(proc)
+    return json.loads(line)
+
+
 def grade(gold: str | None, answer: str | None) -> bool | None:
     """Mathematical equivalence via math-verify, gold parsed first; None = could not be graded.
 
@@ -602,28 +882,24 @@ def grade(gold: str | None, answer: str | None) -> bool | None:
     (True, False, None)
     >>> grade("35", "35.0\\\\%"), grade("LXQS", "LQSX"), grade("A,B,E", "\\\\text{A, B, E}")
     (True, False, True)
+    >>> grade("25", "25√2/2"), grade("2", "2:10 pm"), grade("2", "2:00 pm")
+    (False, False, True)
     """
+    started = time.monotonic()
     if gold is None or not gold.strip():
         return None
     if (text_gold := _text_gold(gold)) is not None:
         if answer is None or not answer.strip() or len(answer) > MAX_ANSWER_CHARS:
             return False
         return _text_match(text_gold, answer)
-    from math_verify.errors import TimeoutException
-
-    # math-verify times out with signal.alarm, which raises ValueError outside the main thread;
-    # there it runs without a timeout (the length cap below keeps the inputs small).
-    timeout = GRADE_TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
-    try:
-        gold_parsed = _parse(gold, True, timeout)
-        if not gold_parsed:
-            return None
-        if answer is None or not answer.strip() or len(answer) > MAX_ANSWER_CHARS:
-            return False
-        pred = _parse(answer, False, timeout)
-        return bool(pred) and _equivalent(gold_parsed, pred, timeout)
-    except (Exception, TimeoutException):  # TimeoutException is a BaseException: catch it by name
-        return None  # a sympy failure or timeout is "ungraded", never "wrong"
+    if answer is not None and (answer := _latex_math(answer)) is None:
+        return None  # a math symbol with no reading: grading what is left would drop it
+    gold_math = _latex_math(gold)
+    if gold_math is None:
+        return None
+    if answer and (same := _same_moment(gold_math, answer)) is not None:
+        return same
+    return _graded_in_time(gold_math, answer, started)
 
 
 def score(completion: str, gold: str | None) -> Score:

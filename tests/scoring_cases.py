@@ -2,16 +2,21 @@
 
 Each case is (gold, completion, correct, extractor): `score(completion, gold)` must give
 `correct`, and find the answer with the rule named `extractor` (see scoring.extract_answer).
-The completions are copied verbatim from the two public sources below; `correct` is the verdict
-the source records (Math-Verify's expected value, GSM8K's `is_correct`), not one computed here.
+An AnsweredCase adds the answer the scorer must read, where the reading is the point (a time
+read whole, not the number after its colon). The completions are copied verbatim from the
+public sources below and from this project's own default run; `correct` is the verdict the
+source records (Math-Verify's expected value, GSM8K's `is_correct`, the log's prediction against
+its ground truth), not one computed here.
 """
 
 from __future__ import annotations
 
 Case = tuple[str, str, bool, str]
+AnsweredCase = tuple[str, str, bool, str, str | None]
 
 # From huggingface/Math-Verify (https://github.com/huggingface/Math-Verify), commit 5d148cf,
-# tests/test_all.py, tests/test_open_thoughts.py and tests/test_numina_cases.py: (gold, pred,
+# tests/test_all.py, tests/test_open_thoughts.py, tests/test_numina_cases.py and
+# tests/test_yujianll.py: (gold, pred,
 # expected) rows built from real model outputs (Qwen and Llama evaluation runs, OpenThoughts and
 # NuminaMath generations). Licensed under the Apache License 2.0 (the repository's LICENCE);
 # the test files also carry "MIT License, Copyright (c) 2024 The HuggingFace Team".
@@ -735,6 +740,10 @@ MATH_VERIFY: list[Case] = [
     ('\\(\\boxed{6 \\text{ and } 8}\\)', '$\\boxed{6,8}$', True, 'boxed'),
     # test_numina_cases.py: a bare \text{Even} against $Even$.
     ('$\\text{Even}$', '$Even$', True, 'bare_answer'),
+    # test_yujianll.py (cases reported from a user's evaluation, issue #14): 1:00 is not 12:00.
+    ('$12:00$', '$1:00$', False, 'bare_answer'),
+    # test_yujianll.py: 12:00 is 12:00.
+    ('$12:00$', '$12:00$', True, 'bare_answer'),
 ]
 
 # From openai/grade-school-math (https://github.com/openai/grade-school-math), commit 3101c7d,
@@ -890,4 +899,238 @@ GSM8K_MODEL_SOLUTIONS: list[Case] = [
         '2+10=<<2+10=12>>12 hours.\nSince there are 60 minutes in an hour, the latest time '
         'of day that Jordan can start making the cake is 12/60=1/5 pm\nA: 1/5'
     ), False, 'last_number'),
+    # 175b_finetuning #48: the digits of 0.333... repeated to the length limit; no answer, wrong.
+    ('8', (
+        'The length of each piece of wire is 4 feet / 12 inches/foot = <<4/12=0.3333333333333333'
+        '>>0.33333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '333333333333333333333333333333333333333333333333333333333333333333333333333333333333333'
+        '33333'
+    ), False, 'none'),
+    # 6b_finetuning #150: the digits of 0.00681818... to the length limit; no answer, wrong.
+    ('4', (
+        'The race starts when Steve leaves the school. Steve can bike 3 miles at 440 '
+        'feet per minute, so he will cover 3 miles / 440 minutes = <<3/440=0.0068181818181818181'
+        '818181818181818181818181818181818181818181818181818181818181818181818181818181818181818'
+        '181818181818181818181818181818181818181818181818181818181818181818181818181818181818181'
+        '818181818181818181818181818181818181818181818181818181818181818181818181818181818181818'
+        '181818181818181818181818181818181818181818181818181818181818181818181818181818181818181'
+        '818181818181818181818181818181818181818181818181818181818181818181818181818181818181818'
+        '181818181818181818181818181818181818181818181818181818181818181818181818181818181818181'
+        '818181818181818181818181818181818181818181818181818181818181818181818181818181818181818'
+        '181818181818181818181818181818181818181818181818181818181818181818181818181818181818181'
+        '81818181818'
+    ), False, 'none'),
+    # 175b_finetuning #150: the same loop of 18s; no answer, wrong.
+    ('4', (
+        'Steve will get home in 3 miles / 440 feet per minute = <<3/440=0.0068181818181818181818'
+        '181818181818181818181818181818181818181818181818181818181818181818181818181818181818181'
+        '818181818181818181818181818181818181818181818181818181818181818181818181818181818181818'
+        '181818181818181818181818181818181818181818181818181818181818181818181818181818181818181'
+        '818181818181818181818181818181818181818181818181818181818181818181818181818181818181818'
+        '181818181818181818181818181818181818181818181818181818181818181818181818181818181818181'
+        '818181818181818181818181818181818181818181818181818181818181818181818181818181818181818'
+        '181818181818181818181818181818181818181818181818181818181818181818181818181818181818181'
+        '818181818181818181818181818181818181818181818181818181818181818181818181818181818181818'
+        '181818181818181818181818181818181818181818'
+    ), False, 'none'),
+    # 6b_finetuning #633: the digits of 1.2727... to the length limit; no answer, wrong.
+    ('5', (
+        'Bob is traveling at 75/55=<<75/55=1.3636363636363635>>1.3636363636363635 miles '
+        'per hour.\nTom is traveling at 70/55=<<70/55=1.2727272727272727>>1.2727272727272727 '
+        'miles per hour.\nSo it will take Tom 1.272727272727272727272727272727272727272727272727'
+        '272727272727272727272727272727272727272727272727272727272727272727272727272727272727272'
+        '727272727272727272727272727272727272727272727272727272727272727272727272727272727272727'
+        '272727272727272727272727272727272727272727272727272727272727272727272727272727272727272'
+        '727272727272727272727272727272727272727272727272727272727272727272727272727272727272727'
+        '272727272727272727272727272727272727272727272727272727272727272727272727272727272727272'
+        '727272727272727272727272727272727272727272727272727272727272727272727272727272727272727'
+        '272727272727272727272727272727272727272727272727272727272727'
+    ), False, 'none'),
+    # 175b_finetuning #756: four algebra steps over and over, cut mid-word; no answer, wrong.
+    ('22', (
+        'Let the number of votes against the new regulation be x.\nThe number of votes '
+        'in favor of the new regulation is 2x.\nWe know that 33 = x + 2x\nSubtracting '
+        'x from both sides, we get 33 = 2x\nDividing both sides by 2, we get 33 / 2 '
+        '= 2x / 2\nMultiplying both sides by 2, we get 33 * 2 = 2x * 2\nAdding x to '
+        'both sides, we get 33 + x = 2x + x\nSubtracting x from both sides, we get 33 '
+        '= 2x\nDividing both sides by 2, we get 33 / 2 = 2x / 2\nMultiplying both sides '
+        'by 2, we get 33 * 2 = 2x * 2\nAdding x to both sides, we get 33 + x = 2x + '
+        'x\nSubtracting x from both sides, we get 33 = 2x\nDividing both sides by 2, '
+        'we get 33 / 2 = 2x / 2\nMultiplying both sides by 2, we get 33 * 2 = 2x * 2\nAdding '
+        'x to both sides, we get 33 + x = 2x + x\nSubtracting x from both sides, we '
+        'get 33 = 2x\nDividing both sides by 2, we get 33 / 2 = 2x / 2\nMultiplying '
+        'both sides by 2, we get 33 * 2 = 2x * 2\nAdding x to both sides, we get 33 '
+        '+ x = 2x + x\nSubtracting x from both sides, we get 33 = 2x\nDividing both '
+        'sides by 2, we get 33 / 2 = 2x / 2\nMultiplying both sides by 2, we get 33 '
+        '* 2 = 2x * 2\nAdding x to both sides, we get 33 + x = 2x + x\nSubtracting x '
+        'from both'
+    ), False, 'none'),
 ]
+
+# From kojima-takeshi188/zero_shot_cot (https://github.com/kojima-takeshi188/zero_shot_cot), commit
+# 5ef330f, log/*.log: text-davinci-002 answers of the Zero-shot-CoT paper, each logged with the
+# harness's prediction ("pred_after") and the ground truth ("GT"); the verdict is pred against GT.
+# A full answer is the log's "A:" text as it stands (the harness's "Let's think step by step."
+# and answer trigger included); "first call" is the model's first completion alone, the text
+# between "Let's think step by step." and the trigger the harness appended before asking again.
+# For date_understanding the gold is the text of the option the ground truth names. The
+# repository states no licence; the model outputs are quoted for regression testing.
+ZERO_SHOT_COT: list[AnsweredCase] = [
+    # gsm8k_zero_shot_cot.log #641: the start time 3:00 pm, GT 2 (2 pm); pred 300, wrong.
+    ('2', (
+        "Let's think step by step. \n\nIt will take 20 minutes to make the cake batter. "
+        "\nIt will take 30 minutes to bake the cake. \nThe cake will require 2 hours "
+        "to cool. \nIt will take 10 minutes to frost the cake. \n\nJordan can start "
+        "making the cake at 3:00 pm to be ready to serve it at 5:00 pm. \nTherefore, "
+        "the answer (arabic numerals) is 3:00 pm."
+    ), False, 'last_number', '3:00 pm'),
+    # gsm8k_zero_shot.log #641: 1:10 pm, read whole (not 1, not 10), GT 2; pred 110, wrong.
+    ('2', 'The answer (arabic numerals) is 1:10 pm.', False, 'last_number', '1:10 pm'),
+    # gsm8k_zero_shot_cot.log #60: 3:45 (not 45) against 225 minutes; pred 345, wrong.
+    ('225', (
+        "Let's think step by step. \nThere are 10 students in each grade, so that's "
+        "40 students in total. \n8 students can try the escape room at a time, so that's "
+        "5 groups. \nEach group has 45 minutes, so that's 225 minutes in total. \n225 "
+        "minutes is equal to 3 hours and 45 minutes. \nTherefore, it will take 3 hours "
+        "and 45 minutes for everyone to try the escape room. \nTherefore, the answer "
+        "(arabic numerals) is 3:45."
+    ), False, 'last_number', '3:45'),
+    # multiarith_zero_shot_cot.log #37: 3:46 (not 46) against GT 4; pred 346, wrong.
+    ('4', (
+        "Let's think step by step. \n\nNancy can finish 8 problems in an hour. \nNancy "
+        "can finish 8 math problems in an hour. \nNancy can finish 8 spelling problems "
+        "in an hour. \n\nNancy can finish all the math problems in 2 hours and 1 minute. "
+        "\nNancy can finish all the spelling problems in 1 hour and 45 minutes. \nNancy "
+        "can finish all the problems in 3 hours and 46 minutes. \nTherefore, the answer "
+        "(arabic numerals) is 3:46."
+    ), False, 'last_number', '3:46'),
+    # date_understanding #4, first call: 02/05/1973 (not 1973) is option (E) = GT; right.
+    ('02/05/1973', (
+        ' \n\nThe question is asking for the date a month ago from 03/05/1973. \nA month '
+        'ago would be 02/05/1973. '
+    ), True, 'last_number', '02/05/1973'),
+    # date_understanding #12, first call: 09/23/2021, GT (B) 09/09/2021; pred F, wrong.
+    ('09/09/2021', (
+        ' A week ago was September 1st, 2021. 7 days ago would be September 24th, 2021. '
+        '24 hours ago would be September 23rd, 2021 at 12:00 AM. Therefore, the date '
+        '24 hours later would be September 23rd, 2021 at 12:00 PM, or 09/23/2021. '
+    ), False, 'last_number', '09/23/2021'),
+    # gsm8k #1037, first call: "So 6 people think horse #12 will win" states 6; GT 16, wrong.
+    ('16', (
+        ' \n\n20% of 50 people think horse #2 will win the big race. So 10 people think '
+        'horse #2 will win the big race. \n60% of the remaining people think horse #7 '
+        'will win. The remaining people are 40 people. So 60% of 40 people is 24 people. '
+        'So 24 people think horse #7 will win the big race. \nThe rest of the people '
+        'think horse #12 will win the big race. The rest of the people are 40 - 10 - '
+        '24 = 6 people. So 6 people think horse #12 will win the big race. \n\n '
+    ), False, 'last_number', '6'),
+    # addsub #276, first call: it ends in 1472 × 0.992 (1460.224), not 0.992; GT 1460, wrong.
+    ('1460', (
+        ' \n\nFirst, we need to find out what 12 is as a percentage of 1472. We can '
+        'do this by dividing 12 by 1472 and then multiplying by 100. \n\n12 ÷ 1472 = '
+        '0.008\n\n0.008 × 100 = 0.8%\n\nNext, we need to subtract 0.8% from 100% to '
+        'find out what the new percentage is. \n\n100% - 0.8% = 99.2%\n\nFinally, we '
+        'need to multiply 1472 by 0.992 to find the new value. \n\n1472 × 0.992 '
+    ), False, 'last_number', '1472 × 0.992'),
+    # singleeq_zero_shot_cot.log #130: 0.666... repeated to the length limit; GT 0.333..., wrong.
+    ('0.3333333333333333', (
+        "Let's think step by step. \n\nFirst, we need to figure out how much pie Erik "
+        "and Frank ate in decimal form. \n\nErik ate 0.66666666666666666666666666666666666666666"
+        "666666666666666666666666666666666666666666666666666666666666666666666666666666666666666"
+        "666666666666666666666666666666666666666666666666666666666666666666666666666666666666666"
+        "666666666666666666666666666666666666666666666666666666666666666666666666666666666666666"
+        "666666666666666666666666666666666666666666666666666666666666666666666666666666666666666"
+        "666666666666666666666666666666666666666666666666666666666666666666666666666666666666666"
+        "666666666666666666666666666666666666666666666666666666666666666666666666666666666666666"
+        "666666666666666666666666666666666666666666666666666666666666666666666666666666666666666"
+        "666666666666666666666666666666666666666666666666666666666666666666666666666666666666666"
+        "6666666666666666666666666666666666666666666666666666666 \nTherefore, the answer "
+        "(arabic numerals) is 0.6666666666666666666666666666666666666666666666666666666666666666"
+        "666666666666666666666666666666666666666666666666666666666666666666666666666666666666666"
+        "666666666666666666666666666666666666666666666666666666666666666666666666666666666666666"
+        "66"
+    ), False, 'none', None),
+]
+
+# From this project's default run (`grpo-compare compare`: SmolLM2-135M-Instruct with no adapter
+# and no system prompt, greedy, 512 max tokens, the built-in eval problems), generations.jsonl:
+# base-arm completions that ran to the token limit in a loop. The gold is the problem's; the
+# verdict is the completion's answer, if it states one, against it.
+DEFAULT_RUN: list[AnsweredCase] = [
+    # demo-eval-0-0042, base: "so Ava has 0, " to the 512-token limit: no answer, wrong.
+    ('4', (
+        'Ava has 6 more and 8, so Ava has 6 + 8 = 14 stamps.\nAva has 14 - 6 = 8 more, '
+        'so Ava has 14 - 8 = 2 more stamps.\nAva has 2 more, so Ava has 2 + 2 = 4 stamps.\nAva '
+        'has 4 - 2 = 2 more, so Ava has 4 - 2 = 2 more stamps.\nAva has 2 + 2 = 4, so '
+        'Ava has 2 + 4 = 6 more, so Ava has 6 more.\nAva has 6 more, so Ava has 6 + '
+        '6 = 12 more, so Ava has 12 - 6 = 4 more, so Ava has 4 more.\nAva has 4 - 4 '
+        '= 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, '
+        'so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava '
+        'has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, '
+        'so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava '
+        'has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, '
+        'so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava '
+        'has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, '
+        'so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava has 0, so Ava '
+        'has 0, so Ava'
+    ), False, 'none', None),
+    # demo-eval-0-0089, base: one sentence to the 512-token limit: no answer, wrong.
+    ('15', (
+        'Tom has 8 more than 1 less than 8.\nIf 8 is 1 more than 1 less than 8, then '
+        '8 is 1 more than 1 less than 8.\nIf 1 is 1 less than 8, then 1 is 1 less than '
+        '8.\nIf 1 is 1 less than 8, then 1 is 1 less than 8.\nIf 1 is 1 less than 8, '
+        'then 1 is 1 less than 8.\nIf 1 is 1 less than 8, then 1 is 1 less than 8.\nIf '
+        '1 is 1 less than 8, then 1 is 1 less than 8.\nIf 1 is 1 less than 8, then 1 '
+        'is 1 less than 8.\nIf 1 is 1 less than 8, then 1 is 1 less than 8.\nIf 1 is '
+        '1 less than 8, then 1 is 1 less than 8.\nIf 1 is 1 less than 8, then 1 is 1 '
+        'less than 8.\nIf 1 is 1 less than 8, then 1 is 1 less than 8.\nIf 1 is 1 less '
+        'than 8, then 1 is 1 less than 8.\nIf 1 is 1 less than 8, then 1 is 1 less than '
+        '8.\nIf 1 is 1 less than 8, then 1 is 1 less than 8.\nIf 1 is 1 less than 8, '
+        'then 1 is 1 less than 8.\nIf 1 is 1 less than 8, then 1 is 1 less than 8.\nIf '
+        '1 is 1 less than 8, then 1 is 1 less than 8.\nIf 1 is 1 less than 8, then 1 '
+        'is 1 less than 8.\nIf 1 is 1 less than 8, then 1 is 1 less than 8.\nIf 1 is '
+        '1 less than 8, then 1 is 1 less than 8.\nIf 1 is 1 less than 8, then 1 is 1 '
+        'less than 8.\nIf 1 is 1 less'
+    ), False, 'none', None),
+    # demo-eval-0-0050, base: a loop that states "#### 26" each round: that 26, wrong.
+    ('8', (
+        "Sara has 12 books - 10 books that she lost.\n14 books are Sara's now.\nSara "
+        "has 12 + 14 = 26 books remaining.\nSara has 26 books now.\n#### 26\nSara has "
+        "26 books now.\n#### 26\nSara has 26 books now.\n#### 26\nSara has 26 books "
+        "now.\n#### 26\nSara has 26 books now.\n#### 26\nSara has 26 books now.\n#### "
+        "26\nSara has 26 books now.\n#### 26\nSara has 26 books now.\n#### 26\nSara "
+        "has 26 books now.\n#### 26\nSara has 26 books now.\n#### 26\nSara has 26 books "
+        "now.\n#### 26\nSara has 26 books now.\n#### 26\nSara has 26 books now.\n#### "
+        "26\nSara has 26 books now.\n#### 26\nSara has 26 books now.\n#### 26\nSara "
+        "has 26 books now.\n#### 26\nSara has 26 books now.\n#### 26\nSara has 26 books "
+        "now.\n#### 26\nSara has 26 books now.\n#### 26\nSara has 26 books now.\n#### "
+        "26\nSara has 26 books now.\n#### 26\nSara has 26 books now.\n#### 26\nSara "
+        "has 26 books now.\n#### 26\nSara has 26 books now.\n#### 26\nSara has 26 books "
+        "now.\n#### 26\nSara has 26 books now.\n#### 26\nSara has 26 books now.\n#### "
+        "26\nSara has 26 books now.\n#### 26\nSara has 26 books now.\n#### 26\nSara "
+        "has 26 books now.\n#### 26\nSara has 26 books now.\n#### 26\nSara has"
+    ), False, 'hash', '26'),
+]
+
+# From huggingface/Math-Verify issue #65 (https://github.com/huggingface/Math-Verify/issues/65),
+# "forever hang": a model's boxed answer on which parse() hangs despite math-verify's timeout
+# (5^(5^3125 - 4) is computed in C, where no signal reaches). Its grade must end, ungraded, within
+# scoring.GRADE_TIMEOUT_S.
+SLOW_SYMPY = (
+    r"\boxed{\dfrac{5^{\left(5^{\left(5^{\left(5^5\right)}\right)} - 4\right)} - 5}{16}}"
+)

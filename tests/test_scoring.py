@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from grpo_compare.scoring import (
+    GRADE_TIMEOUT_S,
     NOTEBOOK_REWARDS,
     SYSTEM_PROMPT,
     correctness_reward,
@@ -30,7 +31,13 @@ from grpo_compare.scoring import (
     strict_format_reward,
     xmlcount_reward,
 )
-from scoring_cases import GSM8K_MODEL_SOLUTIONS, MATH_VERIFY
+from scoring_cases import (
+    DEFAULT_RUN,
+    GSM8K_MODEL_SOLUTIONS,
+    MATH_VERIFY,
+    SLOW_SYMPY,
+    ZERO_SHOT_COT,
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -228,6 +235,32 @@ def test_extract_stated_answer(text, answer, extractor):
     assert extract_answer(text) == (answer, extractor)
 
 
+@pytest.mark.parametrize("text, answer, extractor", [
+    # A number is read whole: with the unicode math glued to it, as a time, as a date.
+    ("So x = 25√2/2", "25√2/2", "last_number"),  # not 2/2
+    ("Diagonal: √(6² + 4²) = √52 = 2√13", "2√13", "last_number"),  # the last piece of the chain
+    ("The area is 4π cm².", "4π", "last_number"),  # not 4; the unit stays outside
+    ("(about 25√2).", "25√2", "last_number"),  # the bracket closes the prose
+    ("She leaves at 2:10.", "2:10", "last_number"),  # not 10
+    ("Jordan can start at 3:00 pm.", "3:00 pm", "last_number"),  # not 00
+    ("The date is 10/12/2023.", "10/12/2023", "last_number"),  # not 2023
+    # A number that names a thing is not the answer when its sentence states another.
+    ("So 6 people think horse #12 will win.", "6", "last_number"),
+    ("It took 45 seconds for horse #12.", "45", "last_number"),
+    ("In step 2 we get 18.", "18", "last_number"),
+    ("The winner is horse #12.", "12", "last_number"),  # nothing else to state: the label stays
+    ("Sara has 26 books.\n#### 26", "26", "hash"),  # "####" is an answer line, not a label
+    # A loop run to the length limit states nothing, whatever number it repeats.
+    ("so Ava has 0, " * 20, None, "none"),
+    ("The total is 5." + "\n" * 60, None, "none"),  # newline after newline
+    ("x = 0." + "3" * 60, None, "none"),  # digits long past any precision
+    ("x = 0.3333333333333333", "0.3333333333333333", "last_number"),  # a float's 16 digits
+    ("The answer is 26.\n" * 10, "26", "final_answer"),  # a loop that states an answer keeps it
+])
+def test_extract_reads_numbers_whole(text, answer, extractor):
+    assert extract_answer(text) == (answer, extractor)
+
+
 STATED = ("final_answer", "answer_heading", "json_answer", "boxed", "hash")
 
 
@@ -329,6 +362,44 @@ def test_grade_equivalent_forms(gold, answer, expected):
     assert grade(gold, answer) is expected
 
 
+@pytest.mark.parametrize("gold, answer, expected", [
+    # Unicode math is read as written: no symbol dropped.
+    ("25", "25√2/2", False),  # math-verify alone drops the root and reads 25
+    ("\\frac{25\\sqrt{2}}{2}", "25√2/2", True),
+    ("2\\sqrt{13}", "√(6² + 4²)", True),  # a bracketed operand, superscripts
+    ("4\\pi", "4π", True),
+    ("4", "4π", False),
+    ("4\\pi", "4π cm²", True),  # a unit with a power stays a unit
+    ("12", "3×4", True),
+    ("-5", "−5", True),  # U+2212 minus
+    ("0.75", "3÷4", True),
+    ("x^2+1", "x²+1", True),
+    ("x^2+1", "x²", False),
+    ("3.5", "3½", True),  # a mixed number
+    ("\\frac{1}{2}", "½", True),
+    ("2", "∛8", True),
+    ("2\\pi r", "2πr", True),
+    ("\\theta", "θ", True),
+    ("5", "∑5", None),  # a symbol with no reading: ungraded, not a truncated 5
+    # A time of day or a date is read whole, never as the number before its colon or slash.
+    ("2", "2:10 pm", False),
+    ("2", "2:10", False),
+    ("2", "2:00 pm", True),  # GSM8K writes "2 pm" as 2
+    ("2", "2 pm", True),
+    ("14:10", "2:10 pm", True),
+    ("14:10", "2:10 am", False),
+    ("10", "10/12/2023", False),
+    ("10/12/2023", "10/12/2023", True),
+    ("10/12/2023", "10/12/2024", False),
+    ("\\frac{1}{5}", "2:10", True),  # against a fraction gold, "2:10" is the ratio
+    # A prose value: the number a label names is not the answer.
+    ("7", "the answer to question 3 is 7", True),
+    ("45", "45 seconds for horse #12", True),
+])
+def test_grade_reads_answers_whole(gold, answer, expected):
+    assert grade(gold, answer) is expected
+
+
 def test_math500_golds_parse_and_grade_against_themselves():
     lines = _shared("math500_test.jsonl").open(encoding="utf-8")
     results = {g: grade(g, g) for g in (json.loads(line)["answer"] for line in lines)}
@@ -383,7 +454,7 @@ def test_gsm8k_comma_golds_grade_against_plain_numbers():
 
 
 def test_grade_works_from_worker_threads():
-    # signal.alarm only works in the main thread; grade must drop the timeout there, not fail.
+    # Grades run in worker processes, so threads need no signal.alarm: none fails.
     cases = [("\\frac{1}{2}", "0.5", True), ("18", "19", False), ("\\frac{", "1", None)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         got = list(pool.map(lambda c: grade(c[0], c[1]), cases))
@@ -391,7 +462,7 @@ def test_grade_works_from_worker_threads():
 
 
 def test_math_verify_timeouts_really_fail_off_the_main_thread():
-    # Why grade needs the thread check: math-verify's own timeout raises in a worker thread.
+    # One reason grade does not use math-verify's own timeout: it raises in a worker thread.
     from math_verify import parse
 
     errors: list[BaseException] = []
@@ -406,6 +477,30 @@ def test_math_verify_timeouts_really_fail_off_the_main_thread():
     worker.start()
     worker.join()
     assert len(errors) == 1 and "thread" in str(errors[0])
+
+
+def _timed_grade(answer: str) -> tuple[bool | None, float]:
+    start = time.monotonic()
+    verdict = grade("\\frac{5}{16}", answer)
+    return verdict, time.monotonic() - start
+
+
+def test_a_grade_that_never_ends_is_ungraded_within_the_limit():
+    # Math-Verify issue #65: parse() runs for ever inside C, where math-verify's signal.alarm
+    # cannot reach; the grade's worker process is killed on time instead.
+    assert grade("1", "1") is True  # a worker is ready: its start is not part of a grade
+    verdict, seconds = _timed_grade(SLOW_SYMPY)
+    assert verdict is None and seconds <= GRADE_TIMEOUT_S
+    assert score(SLOW_SYMPY, "\\frac{5}{16}").correct is None  # ungraded, never wrong
+    assert grade("\\frac{1}{2}", "0.5") is True  # the next grade gets a fresh worker
+
+
+def test_a_grade_that_never_ends_is_ungraded_within_the_limit_off_the_main_thread():
+    # The limit needs no signal: it holds in a worker thread as in the main one.
+    assert grade("1", "1") is True
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        verdict, seconds = pool.submit(_timed_grade, SLOW_SYMPY).result()
+    assert verdict is None and seconds <= GRADE_TIMEOUT_S
 
 
 # --- score: everything together -------------------------------------------------------------------
@@ -459,3 +554,10 @@ def test_score_falls_back_to_last_number_for_untagged_output():
 def test_real_model_outputs(gold, completion, correct, extractor):
     s = score(completion, gold)
     assert (s.correct, s.extractor) == (correct, extractor), s.answer
+
+
+@pytest.mark.parametrize("gold, completion, correct, extractor, answer",
+                         ZERO_SHOT_COT + DEFAULT_RUN)
+def test_real_model_outputs_are_read_whole(gold, completion, correct, extractor, answer):
+    s = score(completion, gold)
+    assert (s.correct, s.extractor, s.answer) == (correct, extractor, answer)
