@@ -14,10 +14,12 @@ interrupted inside C).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -803,8 +805,9 @@ _SERVE = (
     "import sys, types; pkg = types.ModuleType('grpo_compare'); pkg.__path__ = [sys.argv[1]]; "
     "sys.modules['grpo_compare'] = pkg; import grpo_compare.scoring as s; s._serve()"
 )
-_IDLE: dict[int, list[subprocess.Popen[str]]] = {}  # per process id: a fork starts its own
-_IDLE_LOCK = threading.Lock()
+_IDLE: dict[int, list[subprocess.Popen[str]]] = {}  # per process id (a fork starts its own)
+_LIVE: dict[int, set[subprocess.Popen[str]]] = {}  # per process id: every worker not killed yet
+_LOCK = threading.Lock()
 _KILL_MARGIN_S = 0.1  # time left to kill the worker and return within the limit
 
 
@@ -824,6 +827,8 @@ def _grade_math(gold: str, answer: str | None) -> bool | None:
 
 def _serve() -> None:
     """A worker: one JSON [gold, answer] a line in, one JSON verdict a line out."""
+    # Ctrl-C is for the process that grades: it ends this one, or this one ends with its input.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out, sys.stdout = sys.stdout, sys.stderr  # whatever sympy prints stays off the replies
     import math_verify  # noqa: F401  (before "ready": no grade's time goes to the import)
 
@@ -842,19 +847,45 @@ def _start_worker() -> subprocess.Popen[str] | None:
                                 stderr=subprocess.DEVNULL, text=True)
     except OSError:
         return None
+    with _LOCK:
+        _LIVE.setdefault(os.getpid(), set()).add(proc)
     if proc.stdout is None or proc.stdout.readline().strip() != "ready":
-        proc.kill()
-        proc.wait()
+        _kill(proc)
         return None
     return proc
+
+
+def _idle_worker() -> subprocess.Popen[str] | None:
+    """A worker of this process that is free and still running, if there is one."""
+    with _LOCK:
+        idle = _IDLE.setdefault(os.getpid(), [])
+        while idle:
+            proc = idle.pop()
+            if proc.poll() is None:
+                return proc
+            _LIVE.get(os.getpid(), set()).discard(proc)
+    return None
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    """Kill a worker; it is reaped in the background, not waited for."""
+    proc.kill()
+    with _LOCK:
+        _LIVE.get(os.getpid(), set()).discard(proc)
+    threading.Thread(target=proc.wait, daemon=True).start()
+
+
+@atexit.register
+def _stop_workers() -> None:
+    """This process's workers end with it, also one stuck in a grade that never ends."""
+    for proc in list(_LIVE.get(os.getpid(), ())):
+        proc.kill()
 
 
 def _graded_in_time(gold: str, answer: str | None, started: float) -> bool | None:
     """_grade_math in a worker process; None once GRADE_TIMEOUT_S have passed since `started`
     (time.monotonic() when the grade began), the worker then killed."""
-    with _IDLE_LOCK:
-        idle = _IDLE.setdefault(os.getpid(), [])
-        proc = idle.pop() if idle else None
+    proc = _idle_worker()
     if proc is None:
         proc, started = _start_worker(), time.monotonic()  # a start is not the grade's time
     if proc is None or proc.stdin is None or proc.stdout is None:
@@ -867,10 +898,9 @@ def _graded_in_time(gold: str, answer: str | None, started: float) -> bool | Non
     except (OSError, ValueError):
         line = ""
     if not line:  # out of time, or the worker died (out of memory)
-        proc.kill()
-        threading.Thread(target=proc.wait, daemon=True).start()  # a dying worker is not waited for
+        _kill(proc)
         return None
-    with _IDLE_LOCK:
+    with _LOCK:
         _IDLE.setdefault(os.getpid(), []).append(proc)
     return json.loads(line)
 
