@@ -365,36 +365,36 @@ def test_grade_equivalent_forms(gold, answer, expected):
 @pytest.mark.parametrize("gold, answer, expected", [
     # Unicode math is read as written: no symbol dropped.
     ("25", "25√2/2", False),  # math-verify alone drops the root and reads 25
-    ("\\frac{25\\sqrt{2}}{2}", "25√2/2", True),
+    ("\\frac{25\\sqrt{2}}{2}", "25√2/2", True),  # √2 is \sqrt{2}
     ("2\\sqrt{13}", "√(6² + 4²)", True),  # a bracketed operand, superscripts
-    ("4\\pi", "4π", True),
-    ("4", "4π", False),
+    ("4\\pi", "4π", True),  # π is \pi
+    ("4", "4π", False),  # not 4 with the π dropped
     ("4\\pi", "4π cm²", True),  # a unit with a power stays a unit
-    ("12", "3×4", True),
+    ("12", "3×4", True),  # × is \times
     ("-5", "−5", True),  # U+2212 minus
-    ("0.75", "3÷4", True),
-    ("x^2+1", "x²+1", True),
-    ("x^2+1", "x²", False),
+    ("0.75", "3÷4", True),  # ÷ is \div
+    ("x^2+1", "x²+1", True),  # a superscript is a power
+    ("x^2+1", "x²", False),  # and x² is not x
     ("3.5", "3½", True),  # a mixed number
-    ("\\frac{1}{2}", "½", True),
-    ("2", "∛8", True),
-    ("2\\pi r", "2πr", True),
-    ("\\theta", "θ", True),
+    ("\\frac{1}{2}", "½", True),  # a vulgar fraction
+    ("2", "∛8", True),  # a cube root
+    ("2\\pi r", "2πr", True),  # π glued to a variable
+    ("\\theta", "θ", True),  # a Greek letter is its LaTeX name
     ("5", "∑5", None),  # a symbol with no reading: ungraded, not a truncated 5
     # A time of day or a date is read whole, never as the number before its colon or slash.
-    ("2", "2:10 pm", False),
-    ("2", "2:10", False),
+    ("2", "2:10 pm", False),  # math-verify alone reads 2
+    ("2", "2:10", False),  # with no am/pm as well
     ("2", "2:00 pm", True),  # GSM8K writes "2 pm" as 2
-    ("2", "2 pm", True),
-    ("14:10", "2:10 pm", True),
-    ("14:10", "2:10 am", False),
-    ("10", "10/12/2023", False),
-    ("10/12/2023", "10/12/2023", True),
-    ("10/12/2023", "10/12/2024", False),
+    ("2", "2 pm", True),  # on the hour without minutes
+    ("14:10", "2:10 pm", True),  # a 24-hour clock against am/pm
+    ("14:10", "2:10 am", False),  # the wrong half of the day
+    ("10", "10/12/2023", False),  # a date is no number
+    ("10/12/2023", "10/12/2023", True),  # the same date
+    ("10/12/2023", "10/12/2024", False),  # another year
     ("\\frac{1}{5}", "2:10", True),  # against a fraction gold, "2:10" is the ratio
     # A prose value: the number a label names is not the answer.
-    ("7", "the answer to question 3 is 7", True),
-    ("45", "45 seconds for horse #12", True),
+    ("7", "the answer to question 3 is 7", True),  # math-verify alone reads 3
+    ("45", "horse #12 finished in 45 seconds", True),  # the quantity, not the horse
 ])
 def test_grade_reads_answers_whole(gold, answer, expected):
     assert grade(gold, answer) is expected
