@@ -406,7 +406,8 @@ _CLOCK = (
     r"(?:\s*(?P<ap>[ap])\.?m\b)?"
     r"|(?<![\d:.])(?P<h12>1[0-2]|0?[1-9])\s*(?P<ap12>[ap])\.?m\b"
 )
-_DATE = r"(?<![\d/.])(?:\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2})(?![\d/])"
+_DAY, _MONTH = r"(?:0?[1-9]|[12]\d|3[01])", r"(?:0?[1-9]|1[0-2])"  # "1000-20-30" is a subtraction
+_DATE = rf"(?<![\d/.])(?:{_DAY}/{_DAY}/(?:\d{{4}}|\d{{2}})|[12]\d{{3}}-{_MONTH}-{_DAY})(?![\d/-])"
 _MOMENT = re.compile(f"{_CLOCK}|{_DATE}", re.IGNORECASE)
 # What makes the number after it name a thing rather than a quantity: "horse #12", "question 3",
 # "step 2" (not "#### 12", an answer line).
@@ -699,12 +700,13 @@ def _text_match(gold: list[str], answer: str) -> bool:
 _SYMBOLS = {
     "×": r"\times ", "·": r"\cdot ", "⋅": r"\cdot ", "∙": r"\cdot ", "÷": r"\div ", "−": "-",
     "∕": "/", "⁄": "/", "±": r"\pm ", "∓": r"\mp ", "∞": r"\infty ", "≤": r"\le ", "≥": r"\ge ",
-    "≠": r"\ne ", "≈": r"\approx ", "∪": r"\cup ", "∩": r"\cap ", "∈": r"\in ", "°": r"^{\circ}",
+    "≠": r"\ne ", "≈": r"\approx ", "∪": r"\cup ", "∩": r"\cap ", "∈": r"\in ",
 }
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ", "0123456789+-=()ni")
 _SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎", "0123456789+-=()")
 _SCRIPTS = re.compile("([⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ]+)|([₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎]+)")
 _VULGAR = re.compile("[¼½¾⅐-⅞]")  # NFKC writes each as "1⁄2"
+_DEGREES = re.compile(r"°(?:\s*[CFK]\b)?")  # 39°F is 39 degrees: the scale is a unit
 _GREEK = re.compile("[Α-Ωα-ω]")
 # A root's operand: (...) with one level of nesting, {...}, a number, a LaTeX name or a letter.
 _ROOT = re.compile(
@@ -741,7 +743,7 @@ def _latex_math(text: str) -> str | None:
     )
     text = _SCRIPTS.sub(lambda m: f"^{{{m[1].translate(_SUPERSCRIPTS)}}}" if m[1]
                         else f"_{{{m[2].translate(_SUBSCRIPTS)}}}", text)
-    text = _GREEK.sub(_greek, text)
+    text = _GREEK.sub(_greek, _DEGREES.sub(r"^{\\circ}", text))
     text = _ROOT.sub(_root, "".join(_SYMBOLS.get(c, c) for c in text))
     left = any(not c.isascii() and unicodedata.category(c) in ("Sm", "No") for c in text)
     return None if left else text

@@ -380,6 +380,7 @@ def test_grade_equivalent_forms(gold, answer, expected):
     ("2", "∛8", True),  # a cube root
     ("2\\pi r", "2πr", True),  # π glued to a variable
     ("\\theta", "θ", True),  # a Greek letter is its LaTeX name
+    ("39", "39°F", True),  # degrees, the scale a unit
     ("5", "∑5", None),  # a symbol with no reading: ungraded, not a truncated 5
     # A time of day or a date is read whole, never as the number before its colon or slash.
     ("2", "2:10 pm", False),  # math-verify alone reads 2
