@@ -9,6 +9,7 @@ the base model's config.json, so an adapter made for another model fails in seco
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -37,11 +38,15 @@ def lora_ranks() -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class AdapterInfo:
-    """What the engine needs to know about an adapter."""
+    """What the engine needs to know about an adapter, read from its config and tensor names."""
 
     path: Path
-    rank: int
+    rank: int  # the largest rank of any module: `r`, or a higher one in `rank_pattern`
     target_modules: tuple[str, ...]
+    alpha: float = 8.0
+    features: tuple[str, ...] = ()  # what it uses beyond LoRA on linear layers (keys of FEATURES)
+    saved_modules: tuple[str, ...] = ()  # modules_to_save: whole copies of these modules
+    applied: str = ""  # what it applies, in one line (modules, ranks, scaling, extras), for the record
 
     @property
     def vllm_max_lora_rank(self) -> int:
@@ -56,6 +61,85 @@ class AdapterInfo:
         """sha256 of the adapter's config and weights: what identifies its content."""
         return {f.name: file_hash(f) for f in sorted(self.path.iterdir())
                 if f.name in ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")}
+
+    def unserved(self, way: str) -> list[str]:
+        """The features of this adapter that `way` (a key of SERVED_BY) cannot serve exactly."""
+        return [f for f in self.features if way not in FEATURES.get(f, ("", ("hf",)))[1]]
+
+    def refusal(self, way: str) -> str | None:
+        """One line saying why `way` cannot serve this adapter and which ways can, or None."""
+        missing = self.unserved(way)
+        if not missing:
+            return None
+        can = [SERVED_BY[w] for w in SERVED_BY if w != way and not self.unserved(w)]
+        what = ", ".join(FEATURES[f][0] if f in FEATURES else f"'{f}'" for f in missing)
+        return (f"adapter {self.path} uses {what}, which {WAYS[way]} cannot serve exactly: "
+                f"use {' or '.join(can)}")
+
+
+# What an adapter may use beyond plain LoRA on linear layers: its name in messages, and the ways
+# of serving it that agree with peft's own PeftModel on it (tests/test_adapter_shapes.py checks
+# each against peft). "mixed" is vLLM's LoRA rows (also unsloth and ray), "merged" the adapter
+# merged into a copy of the weights by peft, "hf" peft itself. A config key not listed here that
+# differs from peft's default is served by peft alone.
+FEATURES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "use_rslora": ("rank-stabilised scaling (use_rslora)", ("mixed", "merged", "hf")),
+    "rank_pattern": ("per-module ranks (rank_pattern)", ("mixed", "merged", "hf")),
+    "alpha_pattern": ("per-module alphas (alpha_pattern)", ("mixed", "merged", "hf")),
+    "layers_to_transform": ("LoRA on some layers only (layers_to_transform)", ("mixed", "merged", "hf")),
+    "embedding_lora": ("LoRA on the token embeddings", ("mixed", "merged", "hf")),  # the lookup only, not a tied head
+    "modules_to_save": ("whole modules saved (modules_to_save)", ("merged", "hf")),
+    "trainable_token_indices": ("trainable tokens (trainable_token_indices)", ("merged", "hf")),
+    "use_dora": ("DoRA (use_dora)", ("merged", "hf")),
+    "bias": ("trained biases (bias)", ("merged",)),  # peft loads them over the base's own: base rows change too
+    "lora_bias": ("a bias on lora_B (lora_bias)", ("hf",)),
+}
+SERVED_BY = {"mixed": "--lora-strategy mixed", "merged": "--lora-strategy merged", "hf": "--backend hf"}
+WAYS = {"mixed": "vLLM's LoRA rows (--lora-strategy mixed)", "merged": "a merged copy (--lora-strategy merged)",
+        "hf": "transformers + peft (--backend hf)"}
+# Config keys that do not change what a saved adapter computes (training-time settings, names).
+NEUTRAL_KEYS = {"task_type", "peft_type", "auto_mapping", "peft_version", "base_model_name_or_path", "revision",
+                "inference_mode", "r", "lora_alpha", "lora_dropout", "target_modules", "exclude_modules",
+                "init_lora_weights", "layers_pattern", "loftq_config", "eva_config", "corda_config",
+                "lora_ga_config", "megatron_core", "runtime_config", "fan_in_fan_out", "qalora_group_size"}
+EMBEDDINGS = re.compile(r"(^|\.)(embed_tokens|wte|word_embeddings|tok_embeddings|embed_in)$")
+
+
+def adapter_features(cfg: dict[str, Any], shapes: dict[str, list[int]]) -> tuple[str, ...]:
+    """The keys of FEATURES (and any other non-default config key) an adapter really uses."""
+    defaults = _peft_defaults()
+    used = [k for k, v in cfg.items() if k not in NEUTRAL_KEYS and v not in (None, False, [], {}, "none")
+            and (k not in defaults or v != defaults[k])]
+    if any(EMBEDDINGS.search(m) for m in _targets(cfg)) or any("lora_embedding_" in n for n in shapes):
+        used.append("embedding_lora")
+    return tuple(dict.fromkeys(used))
+
+
+def describe(cfg: dict[str, Any], r: int, features: Sequence[str]) -> str:
+    """What an adapter applies, in one line: modules, rank, scaling and what else it uses."""
+    alpha = float(cfg.get("lora_alpha", 8))
+    scale = alpha / (math.sqrt(r) if cfg.get("use_rslora") else r)
+    parts = [f"LoRA r={r} alpha={alpha:g} (scaling {scale:.4g}) on {', '.join(sorted(_targets(cfg))) or 'no module'}"]
+    for f in features:
+        value = cfg.get(f)
+        parts.append(FEATURES[f][0] + (f" {json.dumps(value)}" if isinstance(value, (dict, list, str)) else "")
+                     if f in FEATURES else f"{f}: {json.dumps(value, default=str)}")
+    return "; ".join(parts)
+
+
+@functools.lru_cache(maxsize=1)
+def _peft_defaults() -> dict[str, Any]:
+    """peft's LoraConfig defaults, for the keys whose default is not off."""
+    try:
+        from peft import LoraConfig
+    except ImportError:
+        return {}
+    return {f.name: getattr(LoraConfig(), f.name) for f in dataclasses.fields(LoraConfig)}
+
+
+def _targets(cfg: dict[str, Any]) -> list[str]:
+    targets = cfg.get("target_modules") or []
+    return [targets] if isinstance(targets, str) else list(targets)
 
 
 def inspect_adapter(path: str | Path, model_dir: str | Path | None = None, allow_pickle: bool = False) -> AdapterInfo:
@@ -72,9 +156,6 @@ def inspect_adapter(path: str | Path, model_dir: str | Path | None = None, allow
     cfg = read_adapter_config(cfg_file)
     if str(cfg.get("peft_type", "")).upper() != "LORA":
         raise UserError(f"{cfg_file}: peft_type is {cfg.get('peft_type')!r}, only LoRA adapters are supported")
-    for key in ("use_dora", "modules_to_save"):  # their types are checked: set means true or a non-empty list
-        if cfg.get(key):
-            raise UserError(f"{cfg_file}: '{key}' is set; vLLM cannot serve such adapters (retrain without it)")
     weights = p / "adapter_model.safetensors"
     pickled = (p / "adapter_model.bin").is_file()
     if not weights.is_file() and not (pickled and allow_pickle):
@@ -82,16 +163,20 @@ def inspect_adapter(path: str | Path, model_dir: str | Path | None = None, allow
             raise UserError(f"{p}/adapter_model.bin is a pickle, which can run code when loaded: re-save it with "
                             "safetensors (save_pretrained(..., safe_serialization=True)) or pass --allow-pickle")
         raise UserError(f"{p} has no adapter_model.safetensors: re-save the adapter with safetensors")
-    targets = cfg.get("target_modules") or []
-    info = AdapterInfo(p, int(cfg.get("r", 8)), tuple(sorted(targets)) if isinstance(targets, list) else (targets,))
+    r = int(cfg.get("r", 8))
     shapes: dict[str, list[int]] = {}  # tensor name -> shape, from the header alone
     if weights.is_file():
         shapes = tensor_shapes(weights)
         if not cfg.get("rank_pattern"):
-            _check_rank(weights, shapes, info.rank, cfg_file)
+            _check_rank(weights, shapes, r, cfg_file)
+        _check_saved(weights, shapes, cfg, cfg_file)
     elif not _is_torch_checkpoint(p / "adapter_model.bin"):
         raise UserError(f"{p}/adapter_model.bin is not a PyTorch checkpoint (truncated or damaged): "
                         "re-save the adapter, with safetensors (save_pretrained(..., safe_serialization=True))")
+    pattern = [v for v in (cfg.get("rank_pattern") or {}).values() if isinstance(v, int) and not isinstance(v, bool)]
+    features = adapter_features(cfg, shapes)
+    info = AdapterInfo(p, max([r, *pattern]), tuple(sorted(_targets(cfg))), float(cfg.get("lora_alpha", 8)),
+                       features, tuple(cfg.get("modules_to_save") or ()), describe(cfg, r, features))
     model_cfg = read_model_config(model_dir) if model_dir is not None else None
     if shapes and model_cfg is not None:
         _check_shapes(weights, shapes, model_cfg, model_dir)  # type: ignore[arg-type]
@@ -110,6 +195,7 @@ def read_model_config(model_dir: str | Path) -> dict[str, Any] | None:
 # vLLM and peft read these without checking them, so a wrong type fails deep inside the engine.
 _STRINGS: Callable[[Any], bool] = lambda v: isinstance(v, list) and all(isinstance(x, str) and x for x in v)  # noqa: E731
 _NUMBER: Callable[[Any], bool] = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+_INTS: Callable[[Any], bool] = lambda v: isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)  # noqa: E731
 CONFIG_TYPES: dict[str, tuple[Callable[[Any], bool], str, bool]] = {
     "peft_type": (lambda v: isinstance(v, str), "a string (LORA)", False),
     "r": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1", False),
@@ -120,10 +206,16 @@ CONFIG_TYPES: dict[str, tuple[Callable[[Any], bool], str, bool]] = {
     "modules_to_save": (_STRINGS, "a list of module names", True),
     "use_dora": (lambda v: isinstance(v, bool), "true or false", False),
     "use_rslora": (lambda v: isinstance(v, bool), "true or false", False),
+    "lora_bias": (lambda v: isinstance(v, bool), "true or false", False),
     "bias": (lambda v: v in ("none", "all", "lora_only"), "one of none, all, lora_only", False),
-    "rank_pattern": (lambda v: isinstance(v, dict), "a mapping", True),
+    "rank_pattern": (lambda v: isinstance(v, dict) and all(isinstance(x, int) and not isinstance(x, bool) and x >= 1
+                                                            for x in v.values()), "a mapping to whole numbers >= 1", True),
     "alpha_pattern": (lambda v: isinstance(v, dict), "a mapping", True),
     "base_model_name_or_path": (lambda v: isinstance(v, str), "a string", True),
+    "trainable_token_indices": (lambda v: _INTS(v) or (isinstance(v, dict) and all(map(_INTS, v.values()))),
+                                "a list of token ids, or a mapping of module names to lists of token ids", True),
+    "layers_to_transform": (lambda v: _INTS(v) or (isinstance(v, int) and not isinstance(v, bool)),
+                            "a layer index or a list of them", True),
 }
 DAMAGED = "re-save the adapter (save_pretrained) or copy it again"
 
@@ -172,6 +264,18 @@ def _check_rank(weights: Path, shapes: dict[str, list[int]], rank: int, cfg_file
         if side and (len(shape) != 2 or shape[0 if side.group(1) == "A" else 1] != rank):
             raise UserError(f"{weights}: '{name}' has shape {shape}, but {cfg_file} says r = {rank}: "
                             "the config and the weights are of different adapters; re-save the adapter")
+
+
+def _check_saved(weights: Path, shapes: dict[str, list[int]], cfg: dict[str, Any], cfg_file: Path) -> None:
+    """What the config says the adapter trained beyond LoRA is in the weights (peft would quietly
+    start a missing DoRA magnitude or saved module from the base's own)."""
+    wanted = [("use_dora", "DoRA magnitude vectors (lora_magnitude_vector)", "lora_magnitude_vector"),
+              ("trainable_token_indices", "token deltas (trainable_tokens_delta)", "trainable_tokens_delta")]
+    wanted += [("modules_to_save", f"saved copy of '{m}'", f".{m}.") for m in cfg.get("modules_to_save") or []]
+    for key, what, part in wanted:
+        if cfg.get(key) and not any(part in name for name in shapes):
+            raise UserError(f"{cfg_file} sets '{key}', but {weights} holds no {what}: the config and the weights "
+                            "are of different adapters; re-save the adapter")
 
 
 def _is_torch_checkpoint(path: Path) -> bool:

@@ -101,16 +101,19 @@ def _cards(s: dict[str, Any]) -> str:
 
 def _adapter_card(check: dict[str, Any]) -> str:
     """The adapter-applied smoke test: one prompt, greedy, with and without the LoRA (a saved
-    check has been read back as an object with a boolean `identical`)."""
+    check has been read back as an object with a boolean `identical`), and what the adapter applies."""
+    applied = f" · {check['applied']}" if isinstance(check.get("applied"), str) else ""
     if check.get("method") == "merged weights":
         ok = not check["identical"]
+        unchanged = check.get("unchanged") if isinstance(check.get("unchanged"), list) else []
+        left = f" · {len(unchanged)} module(s) it wraps unchanged" if unchanged else ""
         return _card("adapter applied?", "yes" if ok else "NO", f"merging it changes the weights by up to "
-                     f"{check.get('max_abs_delta', 0):.3g}", "good" if ok else "bad")
+                     f"{check.get('max_abs_delta', 0):.3g}{left}{applied}", "good" if ok else "bad")
     if check["identical"]:
         return _card("adapter applied?", "NO", f"problem {check.get('problem_id')}: the same output with and "
-                     "without the adapter (zero weights, wrong target modules or another base model?)", "bad")
+                     f"without the adapter (zero weights, wrong target modules or another base model?){applied}", "bad")
     return _card("adapter applied?", "yes", f"problem {check.get('problem_id')}: the adapter changes the "
-                 "greedy output", "good")
+                 f"greedy output{applied}", "good")
 
 
 # --- problem table --------------------------------------------------------------------------------

@@ -48,6 +48,15 @@ def record_key(problem_id: str, prompt_text: str, arm: str, sample: int = 0) -> 
     return (problem_id, hashlib.sha256(prompt_text.encode("utf-8")).hexdigest()[:16], arm, sample)
 
 
+RECORDED = ("versions", "adapter_applied")  # what config.yaml records beside the settings
+
+
+def applied(summary: Summary) -> dict[str, str]:
+    """config.yaml's record of what the (first) adapter applies, from the summary's adapter check."""
+    check = summary.get("adapter_check") or {}
+    return {"adapter_applied": check["applied"]} if isinstance(check.get("applied"), str) else {}
+
+
 def versions() -> dict[str, str | None]:
     """The installed versions of the libraries that shape a run's output."""
     def version(package: str) -> str | None:
@@ -179,7 +188,7 @@ class RunDir:
             atomic_write(self.path / "comparison.csv", csv_safe(c.table).to_csv(index=False))
             atomic_write(self.path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
             atomic_write(self.path / "config.yaml",
-                         yaml.safe_dump(c.config.to_dict() | {"versions": versions()}, sort_keys=False))
+                         yaml.safe_dump(c.config.to_dict() | applied(summary) | {"versions": versions()}, sort_keys=False))
             atomic_write(self.path / "report.html", render_report(c, summary))
         except OSError as e:
             raise UserError(f"cannot write the results into {self.path} ({e.strerror}); the generations are kept "
@@ -313,7 +322,7 @@ def load_run(run_dir: str | Path, rescore: bool = False) -> Comparison:
         raise DataError(f"{config_file} is not valid YAML: {rerun_advice(config_file)}") from None
     if not isinstance(raw, dict):
         raise DataError(f"{config_file} does not hold a mapping of settings: {rerun_advice(config_file)}")
-    config = CompareConfig.from_dict({k: v for k, v in raw.items() if k != "versions"}, str(config_file))
+    config = CompareConfig.from_dict({k: v for k, v in raw.items() if k not in RECORDED}, str(config_file))
     records = read_records(path)
     if not records:
         raise DataError(f"{path} holds no generations: the run stopped before its first result")

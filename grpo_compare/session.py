@@ -65,11 +65,12 @@ class Session:
         self.arms = {s.name: s.resolve(single) for s in config.arms}
         self._tokenizer = tokenizer or (live.get_tokenizer() if live else None)
         engine = adopt(engine, list(self.adapters.values())) if engine is not None else None
-        self._engine, self._owned = engine, engine is None
+        self._engine, self._owned, self._auto_backend = engine, engine is None, False
         backend = config.backend  # auto is decided on first need (`backend()`)
         if engine is not None:  # an engine the caller holds serves the adapter rows itself
             backend = engine.name if engine.name in BACKENDS else config.backend
             config = replace(config, lora_strategy="mixed" if config.lora_strategy == "auto" else config.lora_strategy)
+            resolve_strategy(config.lora_strategy, backend, list(self.adapters.values()), 0)  # refused before generating
         # config.yaml records what the run really used, not "null" for the embedded defaults
         self.config = replace(config, backend=backend, model=self.model, dataset=config.dataset or BUILTIN_DATASET)
         self.render = lru_cache(maxsize=4096)(self._render)
@@ -85,6 +86,7 @@ class Session:
         """The backend, `auto` decided on first need: asking whether vLLM runs here imports it (seconds),
         so a wrong dataset path is named before that."""
         if self.config.backend == "auto":
+            self._auto_backend = True
             backend, why = choose_backend("auto")
             err.print(f"[bold]backend {backend}[/] ({why})", highlight=False)
             self.config = replace(self.config, backend=backend)
@@ -103,7 +105,17 @@ class Session:
             c = self.config
             if c.device == "cuda" and not has_cuda() and c.backend != "ray":  # Ray's GPUs are on its workers
                 raise UserError("device is 'cuda' but no CUDA GPU is visible: use device auto or cpu")
-            strategy, why = resolve_strategy(c.lora_strategy, c.backend, bool(self.adapters), rows)
+            adapters = list(self.adapters.values())
+            try:
+                strategy, why = resolve_strategy(c.lora_strategy, c.backend, adapters, rows)
+            except UserError:  # the auto backend moves to peft itself when vLLM cannot serve an adapter
+                if not self._auto_backend or c.lora_strategy != "auto" or any(a.refusal("hf") for a in adapters):
+                    raise
+                unserved = sorted({f for a in adapters for f in a.unserved("mixed") + a.unserved("merged")})
+                err.print(f"[bold]backend hf[/] (auto: only transformers + peft serves the adapter's "
+                          f"{', '.join(unserved)})", highlight=False)
+                c = self.config = replace(c, backend="hf")
+                strategy, why = resolve_strategy(c.lora_strategy, c.backend, adapters, rows)
             mode = c.engine_mode
             if mode == "auto":  # compiling costs ~40 s at every start on CPU (its cache never loads)
                 mode = "compiled" if has_cuda() or rows * c.sampling.max_tokens >= COMPILE_MIN_TOKENS else "eager"
@@ -249,6 +261,9 @@ class Session:
         if lora_arm is not None and len(gens) == 2:  # same seed in both rows: only the LoRA differs
             method = "greedy output" if self.config.sampling.temperature == 0 else "same-seed output"
             check = self.judge_check(lora_arm, ride, gens, method)
+        first = next((a.adapter for a in self.arms.values() if a.adapter in self.adapters), None)
+        if check is not None and first is not None and "applied" not in check:
+            check = AdapterCheck(**check, applied=self.adapters[first].applied)
         return results, check
 
     def adapter_check(self, requests: Sequence[Request], engine: Engine, max_tokens: int = 32) -> AdapterCheck | None:
@@ -260,6 +275,10 @@ class Session:
             return None
         known = engine.weights_check(lora_arm.adapter)  # type: ignore[arg-type]
         if known is not None:
+            if known.get("unchanged"):
+                err.print(f"[bold yellow]warning:[/] merging {lora_arm.adapter} left {len(known['unchanged'])} of the "
+                          f"modules it wraps unchanged ({escape(', '.join(known['unchanged'][:3]))}...): zero weights "
+                          "there?", highlight=False)
             return known
         gens = engine.generate(pair, SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=max_tokens))
         return self.judge_check(lora_arm, pair, gens, "greedy output")

@@ -92,6 +92,8 @@ class AdapterCheck(TypedDict, total=False):
     without_adapter: str
     with_adapter: str
     max_abs_delta: float
+    unchanged: list[str]  # merged: modules the adapter wraps that merging left as they were
+    applied: str  # what the adapter applies (AdapterInfo.applied)
 
 
 class ArmSummary(TypedDict, total=False):

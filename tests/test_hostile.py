@@ -582,10 +582,15 @@ CASES: list[Case] = [
     adapter_case("adapter-peft-type-missing", "peft_type is None", config={"peft_type": DROP}),
     # another PEFT method
     adapter_case("adapter-peft-type-ia3", "peft_type is 'IA3'", "only LoRA", config={"peft_type": "IA3"}),
-    # a DoRA adapter, which vLLM cannot serve
-    adapter_case("adapter-dora", "use_dora", "vLLM cannot serve", config={"use_dora": True}),
-    # modules_to_save, which vLLM cannot serve
-    adapter_case("adapter-modules-to-save", "modules_to_save", config={"modules_to_save": ["lm_head"]}),
+    # a config that says DoRA over weights without DoRA's magnitudes (peft would start them from the base)
+    adapter_case("adapter-dora-without-magnitudes", "sets 'use_dora'", "no DoRA magnitude vectors",
+                 config={"use_dora": True}),
+    # a config that says lm_head was saved over weights without it
+    adapter_case("adapter-modules-to-save-missing", "sets 'modules_to_save'", "no saved copy of 'lm_head'",
+                 config={"modules_to_save": ["lm_head"]}),
+    # trainable tokens in the config, no token deltas in the weights
+    adapter_case("adapter-trainable-tokens-missing", "sets 'trainable_token_indices'", "no token deltas",
+                 config={"trainable_token_indices": [1, 2]}),
     # the rank in the config is not the rank of the weights
     adapter_case("adapter-rank-mismatch", "says r = 16", "lora_A", config={"r": 16}),
     # half a download

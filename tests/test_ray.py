@@ -22,7 +22,7 @@ import pytest
 
 from conftest import shared_file
 from grpo_compare import CompareConfig, Problem, compare
-from grpo_compare.adapters import inspect_adapter
+from grpo_compare.adapters import AdapterInfo, inspect_adapter
 from grpo_compare.config import DistributedConfig, SamplingConfig
 from grpo_compare.engines import choose_backend, resolve_strategy
 from grpo_compare.engines.ray import RayEngine, batch_rows, import_ray, processor_config, ray_rows
@@ -103,9 +103,9 @@ def test_bad_distributed_settings_are_one_line_naming_the_key(raw, message):
 def test_flag_validation_and_strategy_rules():
     with pytest.raises(UserError, match="replicas: -1 is not allowed"):
         CompareConfig().override(replicas=-1)
-    assert resolve_strategy("auto", "ray", True, 10_000)[0] == "mixed"  # never merged: LoRA rows on the replicas
+    assert resolve_strategy("auto", "ray", [AdapterInfo(Path("lora"), 8, ("q_proj",))], 10_000)[0] == "mixed"  # never merged: LoRA rows on the replicas
     with pytest.raises(UserError, match="--lora-strategy mixed"):
-        resolve_strategy("merged", "ray", True, 10)
+        resolve_strategy("merged", "ray", [AdapterInfo(Path("lora"), 8, ("q_proj",))], 10)
     assert choose_backend("auto")[0] in ("vllm", "hf")  # auto never starts a cluster
     assert choose_backend("ray") == ("ray", "")
 

