@@ -15,7 +15,6 @@ before the next append; any other damaged line is an error naming file:line.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -26,6 +25,8 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from filelock import lock_descriptor
+
 from .adapters import AdapterInfo
 from .config import CompareConfig
 from .errors import DataError, UserError
@@ -105,14 +106,15 @@ class RunDir:
                 raise UserError(f"cannot write the run directory {self.path} ({e.filename}: {e.strerror}): make it writable, "
                                 "or pass another --output-dir") from None
             try:
-                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = lock_descriptor(self._lock.fileno(), blocking=False)
             except OSError as e:
-                pid = self._lock.read(64).strip() if isinstance(e, BlockingIOError) else ""
                 self._lock.close()
-                if not isinstance(e, BlockingIOError):
-                    raise UserError(f"cannot lock {lock} ({e.strerror}): use a run directory on a local disk") from None
+                raise UserError(f"cannot lock {lock} ({e.strerror}): use a run directory on a local disk") from None
+            if not locked:
+                pid = self._lock.read(64).strip()
+                self._lock.close()
                 raise UserError(f"{self.path} is in use by another run (pid {pid if pid.isdigit() else '?'}): wait "
-                                "for it or pass another --output-dir") from None
+                                "for it or pass another --output-dir")
             if _same_file(self._lock, lock):
                 break
             self._lock.close()  # the holder before us removed the file as it finished: lock the new one
