@@ -32,7 +32,7 @@ from .files import atomic_write, check_writable
 from .session import Session
 from .stats import sample_metrics
 from .summary import split_samples
-from .types import ArmResult, Comparison, Problem
+from .types import ArmResult, Comparison, GenKey, Problem
 
 ANSWER_STYLE = "bold black on yellow"
 
@@ -70,7 +70,7 @@ class GRPOInference:
         """One question through several arms in one engine call: {arm: {prompt, response, answer, full_output}}."""
         names = self.session.arm_names(arms)
         results = self.session.run([Problem("0", question, None)], names, num_samples=1)
-        return {a: response_record(results[("0", a, 0)]) for a in names}
+        return {a: response_record(results[GenKey("0", a)]) for a in names}
 
     def batch_inference(self, problems: Sequence[str], batch_size: int | None = None) -> list[dict[str, Any]]:
         """The guide's batch format for this instance's arm: [{problem, prompt, response, answer, index}]."""
@@ -87,7 +87,7 @@ class GRPOInference:
         out: dict[str, list[dict[str, Any]]] = {}
         for a in names:
             out[a] = [{"problem": p.question, "index": i} | (
-                {k: v for k, v in response_record(results[(p.id, a, 0)]).items() if k != "full_output"}
+                {k: v for k, v in response_record(results[GenKey(p.id, a)]).items() if k != "full_output"}
                 if p.id not in skipped else {"prompt": self.session.render(p.question, a), "response": None,
                                              "answer": None, "skipped": "prompt longer than the context window"})
                 for i, p in enumerate(probs)]

@@ -35,7 +35,7 @@ from .html_report import render_report
 from .report import csv_safe
 from .scoring import score
 from .summary import comparison
-from .types import Arm, ArmResult, Comparison, Generation, Problem, Score, Summary
+from .types import Arm, ArmResult, Comparison, GenKey, Generation, Problem, Score, Summary
 from .ui import err
 
 FINGERPRINT_FILE, LOCK_FILE, GENERATIONS = "fingerprint.json", ".lock", "generations.jsonl"
@@ -328,8 +328,8 @@ def load_run(run_dir: str | Path, rescore: bool = False) -> Comparison:
         res = result(rec)
         if rescore:
             res = ArmResult(res.generation, score(res.generation.completion, problems[res.generation.problem_id].gold))
-        every[(res.generation.problem_id, res.generation.arm, res.generation.sample)] = res
-    missing = {a.name for a in arms} - {arm for _, arm, _ in every}
+        every[res.generation.key] = res
+    missing = {a.name for a in arms} - {key.arm for key in every}
     if missing:
         raise DataError(f"{path} has no completions of arm '{sorted(missing)[0]}' named in config.yaml")
     saved = RunDir(run_dir).saved_summary()
@@ -389,11 +389,11 @@ def rescore_run(run_dir: str | Path) -> Comparison:
     with RunDir(run_dir) as run:
         c = load_run(run_dir, rescore=True)
         path = run.path / GENERATIONS
-        fresh = {(r.generation.problem_id, r.generation.arm, r.generation.sample, r.generation.completion): r.score
+        fresh = {(r.generation.key, r.generation.completion): r.score
                  for rows in c.samples.values() for r in rows}
         lines = []
         for rec in read_records(path):
-            key = (rec["problem_id"], rec["arm"], rec.get("sample", 0), rec["completion"])
+            key = (GenKey(rec["problem_id"], rec["arm"], rec.get("sample", 0)), rec["completion"])
             # an earlier duplicate of a resumed record, or a problem left out, is scored on its own
             new = fresh.get(key) or score(rec["completion"], rec.get("gold"))
             lines.append(json.dumps(rec | {"score": asdict(new)}, ensure_ascii=False))
@@ -425,7 +425,7 @@ def diff_runs(run_a: str | Path, run_b: str | Path, arm_a: str | None = None, ar
     for p in shared:
         for c, pick, label in ((a, pick_a, label_a), (b, pick_b, label_b)):
             res = c.results[(p.id, pick)]
-            results[(p.id, label, 0)] = ArmResult(replace(res.generation, arm=label), res.score)
+            results[GenKey(p.id, label)] = ArmResult(replace(res.generation, arm=label), res.score)
     arms = (replace(_named(a, pick_a), name=label_a), replace(_named(b, pick_b), name=label_b))
     specs = tuple(replace(next(s for s in c.config.arms if s.name == pick), name=label)
                   for c, pick, label in ((a, pick_a, label_a), (b, pick_b, label_b)))

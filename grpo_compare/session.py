@@ -34,11 +34,10 @@ from .prompts import render
 from .rundir import RunDir, fingerprint, record_key, result
 from .scoring import score
 from .summary import comparison
-from .types import AdapterCheck, Arm, ArmResult, Comparison, Generation, Problem, Request
+from .types import AdapterCheck, Arm, ArmResult, Comparison, Generation, Problem, Request, Results
 from .ui import err, progress
 
 COMPILE_MIN_TOKENS = 400_000  # token budget (rows x max_tokens) past which a compiled engine pays off on CPU
-Results = dict[tuple[str, str, int], ArmResult]
 
 
 class Session:
@@ -164,7 +163,7 @@ class Session:
                 problems = {r.problem.id: r.problem for r in part}
                 for gen in engine.stream(part, sampling or self.config.sampling):
                     res = ArmResult(gen, score(gen.completion, problems[gen.problem_id].gold))
-                    results[(gen.problem_id, gen.arm, gen.sample)] = res
+                    results[gen.key] = res
                     if sink:
                         sink(res, problems[gen.problem_id])
                     advance(gen.completion_tokens)
@@ -216,7 +215,7 @@ class Session:
             for rec in done.values():
                 res = result(rec)
                 if res.generation.sample < k and res.generation.arm in names:
-                    results[(res.generation.problem_id, res.generation.arm, res.generation.sample)] = res
+                    results[res.generation.key] = res
             check = run.saved_summary().get("adapter_check") if run else None
             new, check = self.generate_run(todo, requests, cfg.batch_size * len(names) * k, run, check)
             results |= new
@@ -238,10 +237,10 @@ class Session:
                 lora_arm, ride = self.check_pair(requests)
             else:
                 check = self.adapter_check(requests, engine)
-        extra = [(r.problem.id, r.arm.name, r.sample) for r in ride]
+        extra = [r.key for r in ride]
 
         def sink(res: ArmResult, problem: Problem) -> None:
-            if run and (res.generation.problem_id, res.generation.arm, res.generation.sample) not in extra:
+            if run and res.generation.key not in extra:
                 run.append(res, problem)
 
         results = self.generate([*todo, *ride], batch, sink=sink)
