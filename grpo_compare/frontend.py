@@ -29,7 +29,9 @@ from .datasets import load_problems
 from .demo import BUILTIN_DATASET
 from .errors import UserError
 from .files import atomic_write, check_writable
+from .report import pair_line
 from .session import Session
+from .stats import percent
 from .stats import sample_metrics
 from .summary import split_samples
 from .types import ArmResult, Comparison, GenKey, Problem
@@ -234,7 +236,6 @@ def read_questions(path: Path) -> list[str]:
 
 def print_evaluation(console: Console, per_arm: dict[str, dict[str, Any]], summary: dict[str, Any] | None) -> None:
     """Accuracy per arm (and pass@k / maj@k), then by level and subject, then the paired result."""
-    pct = lambda v: "—" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     table = Table(title="evaluation")
     table.add_column("arm")
     table.add_column("accuracy", justify="right")
@@ -242,8 +243,8 @@ def print_evaluation(console: Console, per_arm: dict[str, dict[str, Any]], summa
     for m in metrics:
         table.add_column(m, justify="right")
     for arm, ev in per_arm.items():
-        table.add_row(arm, f"{pct(ev['accuracy'])} ({ev['correct']}/{ev['total']})",
-                      *(pct(ev["samples"][m]) for m in metrics))
+        table.add_row(arm, f"{percent(ev['accuracy'])} ({ev['correct']}/{ev['total']})",
+                      *(percent(ev["samples"][m]) for m in metrics))
     console.print(table)
     for key in ("by_level", "by_subject"):
         groups = next(iter(per_arm.values())).get(key)
@@ -254,13 +255,11 @@ def print_evaluation(console: Console, per_arm: dict[str, dict[str, Any]], summa
         for arm in per_arm:
             t.add_column(arm, justify="right")
         for name in groups:
-            t.add_row(name, *(f"{pct(ev[key][name]['accuracy'])} ({ev[key][name]['correct']}/{ev[key][name]['total']})"
+            t.add_row(name, *(f"{percent(ev[key][name]['accuracy'])} ({ev[key][name]['correct']}/{ev[key][name]['total']})"
                               for ev in per_arm.values()))
         console.print(t)
     if summary and summary.get("delta_accuracy") is not None:
-        console.print(f"[bold]{summary['treatment']} − {summary['baseline']}[/]: "
-                      f"{100 * summary['delta_accuracy']:+.1f} points; fixed {summary['fixed']}, "
-                      f"broken {summary['broken']}, McNemar exact p = {summary['mcnemar_p']:.3g}")
+        console.print(pair_line(summary, ci=False))
 
 
 def run_dir_name(root: str | Path, dataset: str | None) -> Path:
