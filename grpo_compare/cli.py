@@ -28,7 +28,8 @@ from .frontend import (ChatSession, GRPOInference, arms_for, ask_json, check_out
                        read_questions, run_dir_name, show_answers, write_per_arm)
 from .html_report import render_report
 from .report import csv_safe, print_summary
-from .rundir import GENERATIONS, diff_runs, rebuild_report, rescore_run, write_file
+from .rundir import GENERATIONS
+from .runs import diff_runs, rebuild_report, rescore_run, write_file
 from .files import cache_dir
 from .session import compare
 from .stats import points

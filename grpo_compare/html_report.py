@@ -1,6 +1,6 @@
 """report.html: one self-contained page per run (inline CSS, JS and SVG; opens offline).
 
-    html = render_report(result)                 # the page, written as report.html by rundir
+    html = render_report(result)                 # the page, written as report.html by runs.write_outputs
     side_by_side(result, "gsm8k-0")              # one problem's completions, for a notebook
 
 Summary cards, the charts of `grpo_compare.plots`, and a problem table filterable by outcome and

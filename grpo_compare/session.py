@@ -32,6 +32,7 @@ from .engines import Engine, adopt, choose_backend, has_cuda, live_vllm, resolve
 from .errors import UserError
 from .prompts import render
 from .rundir import RunDir, fingerprint, record_key, result
+from .runs import write_outputs
 from .scoring import score
 from .summary import comparison
 from .types import AdapterCheck, Arm, ArmResult, Comparison, Generation, Problem, Request, Results
@@ -223,7 +224,7 @@ class Session:
             c = comparison(used, problems, [self.arms[a] for a in names],
                            results, skipped, check)
             if run:
-                run.write_outputs(c)
+                write_outputs(run.path, c)
         return c
 
     def generate_run(self, todo: Sequence[Request], requests: Sequence[Request], batch: int, run: RunDir | None,
