@@ -117,7 +117,7 @@ class Session:
             self._engine = start_engine(c.backend, strategy, self.model, list(self.adapters.values()), others, mode=mode,
                                         max_model_len=c.max_model_len, seed=c.sampling.seed, dtype=c.dtype,
                                         device=c.device, progress=False, gpu_memory_utilization=c.gpu_memory_utilization,
-                                        **({"distributed": c.distributed} if c.backend == "ray" else {}))
+                                        **({"distributed": c.distributed, "warn": warn} if c.backend == "ray" else {}))
         return self._engine
 
     def close(self) -> None:
@@ -283,6 +283,11 @@ class Session:
                           "another base model?", highlight=False)
         return AdapterCheck(method=method, identical=identical, problem_id=pair[0].problem.id, arm=lora_arm.name,
                             without_adapter=gens[0].completion, with_adapter=gens[1].completion)
+
+
+def warn(line: str) -> None:
+    """A warning of an engine's on the terminal: the run goes on."""
+    err.print(f"[yellow]warning:[/] {line}", highlight=False)
 
 
 def compare(config: CompareConfig | None = None, engine: Any = None, output_dir: str | Path | None = None,
