@@ -11,6 +11,7 @@ the words the first two arms do not share marked. All model and dataset text is 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from html import escape
 from importlib.resources import files
