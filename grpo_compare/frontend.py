@@ -31,8 +31,7 @@ from .errors import UserError
 from .files import atomic_write, check_writable
 from .report import pair_line
 from .session import Session
-from .stats import percent
-from .stats import sample_metrics
+from .stats import percent, sample_metrics
 from .summary import split_samples
 from .types import ArmResult, Comparison, GenKey, Problem
 

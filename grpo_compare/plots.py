@@ -159,7 +159,7 @@ def line_chart(title: str, steps: Sequence[str], series: dict[str, Sequence[floa
                     f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#555">{pct(v) if percent else f"{v:.0f}"}</text>')
     for i, step in enumerate(steps):
         body.append(f'<text x="{x(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle">{escape(step)}</text>')
-    for j, (name, ref) in enumerate((references or {}).items(), len(series)):
+    for j, ref in enumerate((references or {}).values(), len(series)):
         if ref is not None:
             body.append(f'<line x1="{LEFT}" y1="{y(ref):.1f}" x2="{WIDTH - RIGHT}" y2="{y(ref):.1f}" '
                         f'stroke="{PALETTE[j % len(PALETTE)]}" stroke-dasharray="5 4"/>')

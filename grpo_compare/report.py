@@ -18,7 +18,6 @@ from .stats import percent, points
 from .types import Comparison
 from .ui import out
 
-
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from grpo_compare import CompareConfig, compare
-from grpo_compare.session import build_requests, load_tokenizer
 from grpo_compare.config import ArmSpec
 from grpo_compare.prompts import XML_COT
+from grpo_compare.session import build_requests, load_tokenizer
 from grpo_compare.summary import ARM_COLUMNS, OUTCOMES
 
 from conftest import shared_file

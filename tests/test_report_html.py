@@ -14,11 +14,11 @@ from xml.etree import ElementTree
 import pandas as pd
 import pytest
 
-from grpo_compare.plots import figures
 from grpo_compare.html_report import _marked, _word_diff, render_report, side_by_side
-from grpo_compare.summary import OUTCOMES
+from grpo_compare.plots import figures
 from grpo_compare.runs import load_run
 from grpo_compare.scoring import score
+from grpo_compare.summary import OUTCOMES
 from grpo_compare.types import ArmResult
 
 from browser import Browser

@@ -192,7 +192,7 @@ def import_ray() -> Any:
     """Ray, checked to be a version that keeps per-row LoRA."""
     try:
         import ray
-        import ray.data.llm  # noqa: F401
+        import ray.data.llm  # the LLM part of Ray Data, which ray[data] may lack
     except ImportError:
         raise UserError(NO_RAY) from None
     major, minor = (int(x) for x in ray.__version__.split(".")[:2])
