@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import in_own_process, shared_file
 from grpo_compare.adapters import inspect_adapter
 from grpo_compare.config import DEFAULT_ARMS, SamplingConfig
 from grpo_compare.datasets import load_problems
@@ -21,8 +22,6 @@ from grpo_compare.engines import choose_backend, has_cuda, make_engine, resolve_
 from grpo_compare.errors import UserError
 from grpo_compare.scoring import score
 from grpo_compare.session import build_requests, load_tokenizer
-
-from conftest import in_own_process, shared_file
 
 GREEDY = SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=128)
 

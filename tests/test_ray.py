@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
+from conftest import shared_file
 from grpo_compare import CompareConfig, Problem, compare
 from grpo_compare.adapters import inspect_adapter
 from grpo_compare.config import DistributedConfig, SamplingConfig
@@ -28,8 +29,6 @@ from grpo_compare.engines.ray import RayEngine, batch_rows, import_ray, processo
 from grpo_compare.errors import UserError
 from grpo_compare.rundir import fingerprint
 from grpo_compare.types import Arm, Request
-
-from conftest import shared_file
 
 pytest.importorskip("ray.data.llm", reason="needs ray[data]: pip install -e '.[dist]'")
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # no usage reports from tests

@@ -14,14 +14,13 @@ from xml.etree import ElementTree
 import pandas as pd
 import pytest
 
+from browser import Browser
 from grpo_compare.html_report import _marked, _word_diff, render_report, side_by_side
 from grpo_compare.plots import figures
 from grpo_compare.runs import load_run
 from grpo_compare.scoring import score
 from grpo_compare.summary import OUTCOMES
 from grpo_compare.types import ArmResult
-
-from browser import Browser
 
 HOSTILE = "<script>alert('owned')</script></pre></td><img src=x onerror=alert(1)> so <answer>\n<b>4</b>\n</answer>"
 VISIBLE_ROWS = "document.querySelectorAll('tr.problem:not([hidden])').length"

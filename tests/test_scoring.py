@@ -30,7 +30,6 @@ from grpo_compare.scoring import (
     strict_format_reward,
     xmlcount_reward,
 )
-
 from scoring_cases import GSM8K_MODEL_SOLUTIONS, MATH_VERIFY
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
