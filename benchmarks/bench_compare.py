@@ -42,12 +42,12 @@ HF_BATCH = 16  # the guide's batched generate
 
 def setup(args: argparse.Namespace) -> dict[str, Any]:
     """Problems, both arms' rendered prompts, model and adapter: the same for every strategy."""
-    from grpo_compare.engines.vllm import CPU_ENV_DEFAULTS as ENV_DEFAULTS
-    from grpo_compare.session import load_tokenizer
     from grpo_compare.config import DEFAULT_ARMS
     from grpo_compare.datasets import load_problems
     from grpo_compare.demo import demo_adapter_path, demo_model_path, demo_problems
+    from grpo_compare.engines.vllm import CPU_ENV_DEFAULTS as ENV_DEFAULTS
     from grpo_compare.prompts import render
+    from grpo_compare.session import load_tokenizer
 
     for key, value in ENV_DEFAULTS.items():
         os.environ.setdefault(key, value)

@@ -9,7 +9,7 @@ from .config import ArmSpec, CompareConfig, InferenceConfig, SamplingConfig
 from .datasets import load_problems
 from .frontend import GRPOInference
 from .prompts import XML_COT
-from .rundir import diff_runs, load_run, rescore_run
+from .runs import diff_runs, load_run, rescore_run
 from .scoring import notebook_rewards, score
 from .session import Session, compare
 from .types import Arm, ArmResult, Comparison, Generation, Problem, Score, Summary

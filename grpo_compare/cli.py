@@ -24,13 +24,25 @@ from rich.markup import escape
 from .config import load_config
 from .demo.train import main as train_main
 from .errors import UserError
-from .frontend import (ChatSession, GRPOInference, arms_for, ask_json, check_output, print_evaluation,
-                       read_questions, run_dir_name, show_answers, write_per_arm)
-from .html_report import render_report
-from .report import csv_safe, points, print_summary
-from .rundir import GENERATIONS, diff_runs, rebuild_report, rescore_run, write_file
 from .files import cache_dir
+from .frontend import (
+    ChatSession,
+    GRPOInference,
+    arms_for,
+    ask_json,
+    check_output,
+    print_evaluation,
+    read_questions,
+    run_dir_name,
+    show_answers,
+    write_per_arm,
+)
+from .html_report import render_report
+from .report import csv_safe, print_summary
+from .rundir import GENERATIONS
+from .runs import diff_runs, rebuild_report, rescore_run, write_file
 from .session import compare
+from .stats import points
 from .ui import OUT, engine_output, err, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=(__doc__ or "").splitlines()[0])

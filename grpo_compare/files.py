@@ -8,7 +8,6 @@ and the cache directory that holds prepared models.
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -16,6 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
+
+from filelock import FileLock
 
 from .errors import UserError
 
@@ -81,8 +82,7 @@ def build_folder(target: Path, build: Callable[[Path], None], ready: Callable[[P
     if ready(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{target.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with FileLock(target.parent / f".{target.name}.lock"):
         if ready(target):  # built by the process that held the lock before us
             return target
         tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))

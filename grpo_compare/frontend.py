@@ -29,10 +29,11 @@ from .datasets import load_problems
 from .demo import BUILTIN_DATASET
 from .errors import UserError
 from .files import atomic_write, check_writable
+from .report import pair_line
 from .session import Session
-from .stats import sample_metrics
+from .stats import percent, sample_metrics
 from .summary import split_samples
-from .types import ArmResult, Comparison, Problem
+from .types import ArmResult, Comparison, GenKey, Problem
 
 ANSWER_STYLE = "bold black on yellow"
 
@@ -70,7 +71,7 @@ class GRPOInference:
         """One question through several arms in one engine call: {arm: {prompt, response, answer, full_output}}."""
         names = self.session.arm_names(arms)
         results = self.session.run([Problem("0", question, None)], names, num_samples=1)
-        return {a: response_record(results[("0", a, 0)]) for a in names}
+        return {a: response_record(results[GenKey("0", a)]) for a in names}
 
     def batch_inference(self, problems: Sequence[str], batch_size: int | None = None) -> list[dict[str, Any]]:
         """The guide's batch format for this instance's arm: [{problem, prompt, response, answer, index}]."""
@@ -87,7 +88,7 @@ class GRPOInference:
         out: dict[str, list[dict[str, Any]]] = {}
         for a in names:
             out[a] = [{"problem": p.question, "index": i} | (
-                {k: v for k, v in response_record(results[(p.id, a, 0)]).items() if k != "full_output"}
+                {k: v for k, v in response_record(results[GenKey(p.id, a)]).items() if k != "full_output"}
                 if p.id not in skipped else {"prompt": self.session.render(p.question, a), "response": None,
                                              "answer": None, "skipped": "prompt longer than the context window"})
                 for i, p in enumerate(probs)]
@@ -234,7 +235,6 @@ def read_questions(path: Path) -> list[str]:
 
 def print_evaluation(console: Console, per_arm: dict[str, dict[str, Any]], summary: dict[str, Any] | None) -> None:
     """Accuracy per arm (and pass@k / maj@k), then by level and subject, then the paired result."""
-    pct = lambda v: "—" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     table = Table(title="evaluation")
     table.add_column("arm")
     table.add_column("accuracy", justify="right")
@@ -242,8 +242,8 @@ def print_evaluation(console: Console, per_arm: dict[str, dict[str, Any]], summa
     for m in metrics:
         table.add_column(m, justify="right")
     for arm, ev in per_arm.items():
-        table.add_row(arm, f"{pct(ev['accuracy'])} ({ev['correct']}/{ev['total']})",
-                      *(pct(ev["samples"][m]) for m in metrics))
+        table.add_row(arm, f"{percent(ev['accuracy'])} ({ev['correct']}/{ev['total']})",
+                      *(percent(ev["samples"][m]) for m in metrics))
     console.print(table)
     for key in ("by_level", "by_subject"):
         groups = next(iter(per_arm.values())).get(key)
@@ -254,13 +254,11 @@ def print_evaluation(console: Console, per_arm: dict[str, dict[str, Any]], summa
         for arm in per_arm:
             t.add_column(arm, justify="right")
         for name in groups:
-            t.add_row(name, *(f"{pct(ev[key][name]['accuracy'])} ({ev[key][name]['correct']}/{ev[key][name]['total']})"
+            t.add_row(name, *(f"{percent(ev[key][name]['accuracy'])} ({ev[key][name]['correct']}/{ev[key][name]['total']})"
                               for ev in per_arm.values()))
         console.print(t)
     if summary and summary.get("delta_accuracy") is not None:
-        console.print(f"[bold]{summary['treatment']} − {summary['baseline']}[/]: "
-                      f"{100 * summary['delta_accuracy']:+.1f} points; fixed {summary['fixed']}, "
-                      f"broken {summary['broken']}, McNemar exact p = {summary['mcnemar_p']:.3g}")
+        console.print(pair_line(summary, ci=False))
 
 
 def run_dir_name(root: str | Path, dataset: str | None) -> Path:

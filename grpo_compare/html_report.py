@@ -1,6 +1,6 @@
 """report.html: one self-contained page per run (inline CSS, JS and SVG; opens offline).
 
-    html = render_report(result)                 # the page, written as report.html by rundir
+    html = render_report(result)                 # the page, written as report.html by runs.write_outputs
     side_by_side(result, "gsm8k-0")              # one problem's completions, for a notebook
 
 Summary cards, the charts of `grpo_compare.plots`, and a problem table filterable by outcome and
@@ -18,7 +18,7 @@ from importlib.resources import files
 from typing import Any, Sequence
 
 from .plots import figures
-from .stats import wilson_interval
+from .stats import percent, points, wilson_interval
 from .summary import OUTCOMES
 from .types import ArmResult, Comparison, Problem
 
@@ -58,12 +58,6 @@ def render_report(c: Comparison, summary: dict[str, Any] | None = None) -> str:
 
 # --- summary cards ------------------------------------------------------------------------------
 
-def _pct(v: float | None, sign: bool = False) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    return f"{100 * v:+.1f}" if sign else f"{100 * v:.1f}%"
-
-
 def _card(label: str, value: str, detail: str = "", tone: str = "") -> str:
     return (f'<div class="card {tone}"><div class="label">{escape(label)}</div>'
             f'<div class="value">{escape(value)}</div><div class="detail">{escape(detail)}</div></div>')
@@ -73,22 +67,22 @@ def _cards(s: dict[str, Any]) -> str:
     out = []
     for name, a in s["arms"].items():
         lo, hi = wilson_interval(a["correct"], a["graded"]) if a["graded"] else (None, None)
-        out.append(_card(f"{name} accuracy", _pct(a["accuracy"]),
-                         f"{a['correct']}/{a['graded']} graded · 95% CI {_pct(lo)}–{_pct(hi)} · "
-                         f"soft format {_pct(a['soft_format_rate'])} · strict {_pct(a['strict_format_rate'])} · "
+        out.append(_card(f"{name} accuracy", percent(a["accuracy"]),
+                         f"{a['correct']}/{a['graded']} graded · 95% CI {percent(lo)}–{percent(hi)} · "
+                         f"soft format {percent(a['soft_format_rate'])} · strict {percent(a['strict_format_rate'])} · "
                          f"{a['mean_completion_tokens'] or 0:.0f} tokens on average, "
-                         f"{_pct(a['truncated_rate'])} truncated"))
+                         f"{percent(a['truncated_rate'])} truncated"))
     versus = s.get("vs_baseline") or {}
     pairs = versus if len(versus) > 1 else {s["treatment"]: s}
     for name, v in pairs.items():
         lo, hi = v["delta_accuracy_ci"]
         delta = v["delta_accuracy"]
         tone = "" if delta is None or lo is None or lo <= 0 <= hi else ("good" if delta > 0 else "bad")
-        points = "—" if delta is None else f"{_pct(delta, sign=True)} points"
+        value = "—" if delta is None else f"{points(delta)} points"
         best = " ★ best" if len(pairs) > 1 and name == s.get("best") else ""
         holm = f" · Holm-adjusted p {v['mcnemar_p_holm']:.3g}" if len(pairs) > 1 else ""
-        out.append(_card(f"{name} − {s['baseline']}{best}", points,
-                         f"95% CI {_pct(lo, True)} to {_pct(hi, True)} points (paired bootstrap) · fixed {v['fixed']} · "
+        out.append(_card(f"{name} − {s['baseline']}{best}", value,
+                         f"95% CI {points(lo)} to {points(hi)} points (paired bootstrap) · fixed {v['fixed']} · "
                          f"broken {v['broken']} · McNemar exact p {v['mcnemar_p']:.3g}{holm}", tone))
     out.append(_card("outcomes", f"{s['n']} problems",
                      " · ".join(f"{k.replace('_', ' ')} {v}" for k, v in s["outcomes"].items())))

@@ -14,6 +14,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .scoring import NOTEBOOK_REWARDS
+from .stats import percent as pct  # line_chart's `percent` flag has the name
 from .stats import wilson_interval
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def bar_chart(
     for k in range(5):  # grid lines and tick labels
         v = k / 4
         x = scale(v)
-        tick = f"{100 * v:.0f}%"
+        tick = pct(v, digits=0)
         body.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 24}" stroke="#ddd"/>'
                     f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" fill="#555">{tick}</text>')
     for c, cat in enumerate(categories):
@@ -83,14 +84,14 @@ def bar_chart(
             colour = PALETTE[s % len(PALETTE)]
             if v is not None and not math.isnan(v):
                 body.append(f'<rect x="{LEFT}" y="{y + 1}" width="{scale(v) - LEFT:.1f}" height="{BAR - 2}" '
-                            f'fill="{colour}"><title>{escape(name)}: {_fmt(v)}</title></rect>')
+                            f'fill="{colour}"><title>{escape(name)}: {pct(v)}</title></rect>')
             err = (errors or {}).get(name, [None] * len(categories))[c]
             if err is not None and not any(math.isnan(e) for e in err):
                 lo, hi, ym = scale(err[0]), scale(err[1]), y + BAR / 2
                 body.append(f'<path d="M{lo:.1f},{ym - 4}v8M{lo:.1f},{ym}H{hi:.1f}M{hi:.1f},{ym - 4}v8" '
                             f'stroke="#222" fill="none"/>')
             end = max(scale(v) if v is not None and not math.isnan(v) else LEFT, scale(err[1]) if err else 0)
-            text = (labels or {}).get(name, [None] * len(categories))[c] or _fmt(v)
+            text = (labels or {}).get(name, [None] * len(categories))[c] or pct(v)
             body.append(f'<text x="{end + 4:.1f}" y="{y + BAR / 2:.1f}" dominant-baseline="middle" '
                         f'fill="#333" font-size="11">{escape(text)}</text>')
     return _svg(height, body, title)
@@ -155,10 +156,10 @@ def line_chart(title: str, steps: Sequence[str], series: dict[str, Sequence[floa
     for k in range(5):
         v = y_max * k / 4
         body.append(f'<line x1="{LEFT}" y1="{y(v):.1f}" x2="{WIDTH - RIGHT}" y2="{y(v):.1f}" stroke="#ddd"/>'
-                    f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#555">{_fmt(v) if percent else f"{v:.0f}"}</text>')
+                    f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#555">{pct(v) if percent else f"{v:.0f}"}</text>')
     for i, step in enumerate(steps):
         body.append(f'<text x="{x(i):.1f}" y="{top + plot_h + 18}" text-anchor="middle">{escape(step)}</text>')
-    for j, (name, ref) in enumerate((references or {}).items(), len(series)):
+    for j, ref in enumerate((references or {}).values(), len(series)):
         if ref is not None:
             body.append(f'<line x1="{LEFT}" y1="{y(ref):.1f}" x2="{WIDTH - RIGHT}" y2="{y(ref):.1f}" '
                         f'stroke="{PALETTE[j % len(PALETTE)]}" stroke-dasharray="5 4"/>')
@@ -174,14 +175,8 @@ def line_chart(title: str, steps: Sequence[str], series: dict[str, Sequence[floa
                             f'M{x(i) - 4:.1f},{y(err[1]):.1f}h8" stroke="{colour}" fill="none"/>')
             if v is not None:
                 body.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="{colour}">'
-                            f'<title>{escape(name)} at {escape(steps[i])}: {_fmt(v) if percent else f"{v:.0f}"}</title></circle>')
+                            f'<title>{escape(name)} at {escape(steps[i])}: {pct(v) if percent else f"{v:.0f}"}</title></circle>')
     return _svg(top + plot_h + 30, body, title)
-
-
-def _fmt(v: float | None) -> str:
-    if v is None or math.isnan(v):
-        return "—"
-    return f"{100 * v:.1f}%"
 
 
 def _accuracy(t: pd.DataFrame, arm: str) -> tuple[float | None, Any, str]:
@@ -190,7 +185,7 @@ def _accuracy(t: pd.DataFrame, arm: str) -> tuple[float | None, Any, str]:
     n, k = len(graded), int(graded.sum())
     if n == 0:
         return None, None, "— (0 graded)"
-    return k / n, wilson_interval(k, n), f"{100 * k / n:.0f}% ({k}/{n})"
+    return k / n, wilson_interval(k, n), f"{pct(k, digits=0, of=n)} ({k}/{n})"
 
 
 def _accuracy_by(t: pd.DataFrame, arms: list[str], column: str, title: str) -> str:

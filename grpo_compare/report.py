@@ -1,21 +1,22 @@
 """The terminal view of a comparison, and the CSV form of its table.
 
     print_summary(result)                     # per-arm metrics, then the paired result
+    pair_line(result.summary)                 # the paired result in one line
     csv_safe(result.table).to_csv(path)       # text a spreadsheet would run as a formula is quoted
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from .scoring import NOTEBOOK_REWARDS
+from .stats import percent, points
 from .types import Comparison
 from .ui import out
-
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -58,16 +59,15 @@ def print_summary(c: Comparison, console: Console | None = None) -> None:
     table.add_column("metric")
     for name in s["arms"]:
         table.add_column(f"{name} ★ best" if several and name == best else name, justify="right")
-    pct = lambda v: "—" if v is None else f"{100 * v:.1f}%"  # noqa: E731
-    rows = [("accuracy", lambda a: f"{pct(a['accuracy'])} ({a['correct']}/{a['graded']})"),
-            ("soft format (DOTALL)", lambda a: pct(a["soft_format_rate"])),
-            ("strict format (DOTALL)", lambda a: pct(a["strict_format_rate"])),
+    rows = [("accuracy", lambda a: f"{percent(a['accuracy'])} ({a['correct']}/{a['graded']})"),
+            ("soft format (DOTALL)", lambda a: percent(a["soft_format_rate"])),
+            ("strict format (DOTALL)", lambda a: percent(a["strict_format_rate"])),
             ("mean completion tokens", lambda a: f"{a['mean_completion_tokens']:.0f}"),
-            ("truncated", lambda a: pct(a["truncated_rate"]))]
+            ("truncated", lambda a: percent(a["truncated_rate"]))]
     rows += [(f"reward {k}", lambda a, k=k: f"{a['mean_rewards'][k]:.3f}") for k in NOTEBOOK_REWARDS]
     k = c.config.num_samples
     if k > 1:
-        rows += [(m, lambda a, m=m: pct(a["samples"][m])) for m in sorted({"pass@1", f"pass@{k}"}) + [f"maj@{k}"]]
+        rows += [(m, lambda a, m=m: percent(a["samples"][m])) for m in sorted({"pass@1", f"pass@{k}"}) + [f"maj@{k}"]]
     for label, fmt in rows:
         table.add_row(label, *(fmt(a) for a in s["arms"].values()))
     if several:
@@ -78,18 +78,13 @@ def print_summary(c: Comparison, console: Console | None = None) -> None:
                          ("McNemar p (Holm)", lambda v: f"{v['mcnemar_p_holm']:.3g}")):
             table.add_row(label, *(cell(arm, f) for arm in s["arms"]))
     console.print(table)
-    lo, hi = s["delta_accuracy_ci"]
     if several:
         v = versus[best]
         console.print(f"[bold]best: {best}[/] {points(v['delta_accuracy'])} points over {s['baseline']} "
                       f"(95% CI {points(v['delta_accuracy_ci'][0])} to {points(v['delta_accuracy_ci'][1])}), "
                       f"Holm-adjusted McNemar p = {v['mcnemar_p_holm']:.3g}")
     elif s["delta_accuracy"] is not None:
-        console.print(
-            f"[bold]{s['treatment']} − {s['baseline']}[/]: {100 * s['delta_accuracy']:+.1f} points "
-            f"(95% CI {100 * lo:+.1f} to {100 * hi:+.1f}); fixed {s['fixed']}, broken {s['broken']}, "
-            f"McNemar exact p = {s['mcnemar_p']:.3g}"
-        )
+        console.print(pair_line(s))
     if s["skipped"]:
         console.print(f"[yellow]{len(s['skipped'])} problems skipped (prompt too long)[/]")
     check = s.get("adapter_check")
@@ -97,6 +92,14 @@ def print_summary(c: Comparison, console: Console | None = None) -> None:
         console.print("[bold yellow]adapter check: the LoRA did not change a greedy answer (see summary.json)[/]")
 
 
-def points(x: float | None) -> str:
-    """A rate as signed percentage points, e.g. +12.5; a dash for None."""
-    return "—" if x is None else f"{100 * x:+.1f}"
+def pair_line(s: Mapping[str, Any], ci: bool = True) -> str:
+    """Treatment against baseline in one line (rich markup): the accuracy delta in points, its 95%
+    CI (with `ci`), the fixed and broken counts and the exact McNemar p-value.
+
+    >>> pair_line({"treatment": "grpo", "baseline": "base", "delta_accuracy": 0.25, "delta_accuracy_ci": [0.1, 0.4],
+    ...            "fixed": 3, "broken": 1, "mcnemar_p": 0.625})
+    '[bold]grpo − base[/]: +25.0 points (95% CI +10.0 to +40.0); fixed 3, broken 1, McNemar exact p = 0.625'
+    """
+    interval = f" (95% CI {points(s['delta_accuracy_ci'][0])} to {points(s['delta_accuracy_ci'][1])})" if ci else ""
+    return (f"[bold]{s['treatment']} − {s['baseline']}[/]: {points(s['delta_accuracy'])} points{interval}; "
+            f"fixed {s['fixed']}, broken {s['broken']}, McNemar exact p = {s['mcnemar_p']:.3g}")

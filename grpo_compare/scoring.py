@@ -739,7 +739,7 @@ def _latex_math(text: str) -> str | None:
     if text.isascii():
         return text
     text = _VULGAR.sub(
-        lambda m: r"\frac{%s}{%s}" % tuple(unicodedata.normalize("NFKC", m.group()).split("⁄")), text
+        lambda m: r"\frac{%s}{%s}" % tuple(unicodedata.normalize("NFKC", m.group()).split("⁄")), text  # noqa: UP031
     )
     text = _SCRIPTS.sub(lambda m: f"^{{{m[1].translate(_SUPERSCRIPTS)}}}" if m[1]
                         else f"_{{{m[2].translate(_SUBSCRIPTS)}}}", text)
@@ -759,9 +759,7 @@ def _moment(s: str) -> tuple[str, ...] | None:
     """The last time of day in `s` as ("clock", hour on the 12-hour clock, minute, "a"/"p"/""
     when unknown), or its last date as ("date", its numbers as written); None if it holds neither.
     """
-    found = None
-    for found in _MOMENT.finditer(_unwrap_text(s)[0]):
-        pass
+    found = ([None, *_MOMENT.finditer(_unwrap_text(s)[0])])[-1]  # the last one
     if found is None:
         return None
     if not (found["h"] or found["h12"]):

@@ -32,13 +32,13 @@ from .engines import Engine, adopt, choose_backend, has_cuda, live_vllm, resolve
 from .errors import UserError
 from .prompts import render
 from .rundir import RunDir, fingerprint, record_key, result
+from .runs import write_outputs
 from .scoring import score
 from .summary import comparison
-from .types import AdapterCheck, Arm, ArmResult, Comparison, Generation, Problem, Request
+from .types import AdapterCheck, Arm, ArmResult, Comparison, Generation, Problem, Request, Results
 from .ui import err, progress
 
 COMPILE_MIN_TOKENS = 400_000  # token budget (rows x max_tokens) past which a compiled engine pays off on CPU
-Results = dict[tuple[str, str, int], ArmResult]
 
 
 class Session:
@@ -129,7 +129,7 @@ class Session:
             self._engine = start_engine(c.backend, strategy, self.model, list(self.adapters.values()), others, mode=mode,
                                         max_model_len=c.max_model_len, seed=c.sampling.seed, dtype=c.dtype,
                                         device=c.device, progress=False, gpu_memory_utilization=c.gpu_memory_utilization,
-                                        **({"distributed": c.distributed} if c.backend == "ray" else {}))
+                                        **({"distributed": c.distributed, "warn": warn} if c.backend == "ray" else {}))
         return self._engine
 
     def close(self) -> None:
@@ -176,7 +176,7 @@ class Session:
                 problems = {r.problem.id: r.problem for r in part}
                 for gen in engine.stream(part, sampling or self.config.sampling):
                     res = ArmResult(gen, score(gen.completion, problems[gen.problem_id].gold))
-                    results[(gen.problem_id, gen.arm, gen.sample)] = res
+                    results[gen.key] = res
                     if sink:
                         sink(res, problems[gen.problem_id])
                     advance(gen.completion_tokens)
@@ -228,7 +228,7 @@ class Session:
             for rec in done.values():
                 res = result(rec)
                 if res.generation.sample < k and res.generation.arm in names:
-                    results[(res.generation.problem_id, res.generation.arm, res.generation.sample)] = res
+                    results[res.generation.key] = res
             check = run.saved_summary().get("adapter_check") if run else None
             new, check = self.generate_run(todo, requests, cfg.batch_size * len(names) * k, run, check)
             results |= new
@@ -236,7 +236,7 @@ class Session:
             c = comparison(used, problems, [self.arms[a] for a in names],
                            results, skipped, check)
             if run:
-                run.write_outputs(c)
+                write_outputs(run.path, c)
         return c
 
     def generate_run(self, todo: Sequence[Request], requests: Sequence[Request], batch: int, run: RunDir | None,
@@ -250,10 +250,10 @@ class Session:
                 lora_arm, ride = self.check_pair(requests)
             else:
                 check = self.adapter_check(requests, engine)
-        extra = [(r.problem.id, r.arm.name, r.sample) for r in ride]
+        extra = [r.key for r in ride]
 
         def sink(res: ArmResult, problem: Problem) -> None:
-            if run and (res.generation.problem_id, res.generation.arm, res.generation.sample) not in extra:
+            if run and res.generation.key not in extra:
                 run.append(res, problem)
 
         results = self.generate([*todo, *ride], batch, sink=sink)
@@ -302,6 +302,11 @@ class Session:
                           "another base model?", highlight=False)
         return AdapterCheck(method=method, identical=identical, problem_id=pair[0].problem.id, arm=lora_arm.name,
                             without_adapter=gens[0].completion, with_adapter=gens[1].completion)
+
+
+def warn(line: str) -> None:
+    """A warning of an engine's on the terminal: the run goes on."""
+    err.print(f"[yellow]warning:[/] {line}", highlight=False)
 
 
 def compare(config: CompareConfig | None = None, engine: Any = None, output_dir: str | Path | None = None,

@@ -1,5 +1,6 @@
 """Paired statistics for base-vs-LoRA comparisons, built on scipy.stats: exact McNemar test,
-paired bootstrap CI, Wilson interval, Holm adjustment, unbiased pass@k and majority vote.
+paired bootstrap CI, Wilson interval, Holm adjustment, unbiased pass@k and majority vote; and
+the one text form of a rate for output (`percent`, `points`).
 
     mcnemar_exact(fixed, broken)                  # p-value of "the adapter changed accuracy"
     bootstrap_delta_ci(base_correct, lora_correct)  # 95% CI of accuracy(lora) - accuracy(base)
@@ -19,8 +20,8 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
-    "bootstrap_delta_ci", "holm_adjust", "majority_vote", "mcnemar_exact", "pass_at_k", "sample_metrics",
-    "wilson_interval",
+    "bootstrap_delta_ci", "holm_adjust", "majority_vote", "mcnemar_exact", "pass_at_k", "percent", "points",
+    "sample_metrics", "wilson_interval",
 ]
 
 _BOOT_CELLS = 4_000_000  # resampled values held at once: bounds memory for large problem sets
@@ -150,3 +151,24 @@ def sample_metrics(groups: Sequence[Sequence[tuple[str | None, bool | None]]], k
         votes.append(top is not None and any(a == top and c for a, c in g))
     out[f"maj@{k}"] = float(np.mean(votes)) if votes else None
     return out
+
+
+def percent(x: float | None, digits: int = 1, sign: bool = False, unit: str = "%", of: int = 1) -> str:
+    """A rate (or `x` of `of`) as a percentage with `digits` decimals, signed with `sign`; a dash
+    for None or NaN. Every rate the tool shows is written by this one function.
+
+    >>> percent(0.125), percent(0.5, digits=0), percent(23, digits=0, of=40), percent(None)
+    ('12.5%', '50%', '58%', '—')
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{100 * x / of:{'+' if sign else ''}.{digits}f}{unit}"
+
+
+def points(x: float | None) -> str:
+    """A difference of rates as signed percentage points, e.g. +12.5; a dash for None.
+
+    >>> points(0.125), points(-0.0625), points(None)
+    ('+12.5', '-6.2', '—')
+    """
+    return percent(x, sign=True, unit="")

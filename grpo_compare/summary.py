@@ -16,13 +16,12 @@ import pandas as pd
 
 from .scoring import NOTEBOOK_REWARDS
 from .stats import bootstrap_delta_ci, holm_adjust, mcnemar_exact, sample_metrics
-from .types import AdapterCheck, Arm, ArmResult, ArmSummary, Comparison, Problem, Summary
+from .types import AdapterCheck, Arm, ArmResult, ArmSummary, Comparison, Problem, Results, Summary
 
 ARM_COLUMNS = ("answer", "extractor", "correct", "strict_format", "soft_format") + tuple(
     f"reward_{k}" for k in NOTEBOOK_REWARDS
 ) + ("completion_tokens", "finish_reason")
 OUTCOMES = ("fixed", "broken", "both_correct", "both_wrong", "ungraded")
-Results = dict[tuple[str, str, int], ArmResult]
 
 
 def comparison(config: Any, problems: Sequence[Problem], arms: Sequence[Arm], results: Results,

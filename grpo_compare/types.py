@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NotRequired, Optional, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, NotRequired, Optional, TypedDict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +35,18 @@ class Arm:
     model: str | None = None
 
 
+class GenKey(NamedTuple):
+    """Which generation of a run a result is: problem, arm, sample (`Request.key`, `Generation.key`).
+
+    >>> GenKey("gsm8k-0", "grpo") == ("gsm8k-0", "grpo", 0)
+    True
+    """
+
+    problem_id: str
+    arm: str
+    sample: int = 0
+
+
 @dataclass(frozen=True)
 class Request:
     """One prompt to generate: a problem rendered for an arm, with the seed shared by all arms."""
@@ -45,6 +57,10 @@ class Request:
     prompt_token_ids: tuple[int, ...]
     seed: int
     sample: int = 0
+
+    @property
+    def key(self) -> GenKey:
+        return GenKey(self.problem.id, self.arm.name, self.sample)
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,10 @@ class Generation:
     finish_reason: str  # "stop" or "length"
     seconds: float
     sample: int = 0
+
+    @property
+    def key(self) -> GenKey:
+        return GenKey(self.problem_id, self.arm, self.sample)
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,9 @@ class ArmResult:
 
     generation: Generation
     score: Score
+
+
+Results = dict[GenKey, ArmResult]  # every generation of a run, scored
 
 
 class AdapterCheck(TypedDict, total=False):

@@ -16,12 +16,12 @@ import pytest
 
 from conftest import in_own_process, shared_file
 from grpo_compare.adapters import AdapterInfo, inspect_adapter
-from grpo_compare.engines import choose_backend, has_cuda, make_engine, resolve_strategy, start_engine
-from grpo_compare.session import build_requests, load_tokenizer
 from grpo_compare.config import DEFAULT_ARMS, SamplingConfig
 from grpo_compare.datasets import load_problems
+from grpo_compare.engines import choose_backend, has_cuda, make_engine, resolve_strategy, start_engine
 from grpo_compare.errors import UserError
 from grpo_compare.scoring import score
+from grpo_compare.session import build_requests, load_tokenizer
 
 GREEDY = SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=128)
 

@@ -9,12 +9,11 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from conftest import Recording
 from grpo_compare import CompareConfig, compare
 from grpo_compare.cli import app
 from grpo_compare.config import DEMO_SAMPLING, NOTEBOOK_SAMPLING, prompt_text
 from grpo_compare.errors import UserError
-
-from conftest import Recording
 
 
 class StopsAtTheRun(Recording):

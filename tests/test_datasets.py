@@ -7,12 +7,11 @@ import json
 import pandas as pd
 import pytest
 
+from conftest import shared_file
 from grpo_compare.adapters import AdapterInfo
 from grpo_compare.config import CompareConfig
 from grpo_compare.datasets import load_problems
 from grpo_compare.errors import DataError, UserError
-
-from conftest import shared_file
 
 
 def test_gsm8k_file_shape_is_recognised():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grpo_compare.demo.train import sft_target, worked_steps
 from grpo_compare.demo.problems import demo_problems
+from grpo_compare.demo.train import sft_target, worked_steps
 
 
 def test_worked_steps_follow_the_expression_left_to_right() -> None:

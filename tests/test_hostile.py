@@ -27,10 +27,9 @@ from typing import Any, Callable
 import pytest
 from typer.testing import CliRunner
 
+from conftest import Recording, shared_file
 from grpo_compare.cli import app
 from grpo_compare.rundir import LOCK_FILE, read_records
-
-from conftest import Recording, shared_file
 
 CLI = [sys.executable, "-m", "grpo_compare.cli"]
 NO_DAC = ["setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search", "--"]

@@ -15,16 +15,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import shared_file
 from grpo_compare import CompareConfig, GRPOInference, InferenceConfig, compare
-from grpo_compare.engines.switch import SwitchingEngine
 from grpo_compare.cli import app
-from grpo_compare.session import build_requests, load_tokenizer
+from grpo_compare.engines.switch import SwitchingEngine
 from grpo_compare.errors import UserError
 from grpo_compare.prompts import XML_COT
+from grpo_compare.session import build_requests, load_tokenizer
 from grpo_compare.stats import pass_at_k, sample_metrics
 from grpo_compare.types import Arm, Problem
-
-from conftest import shared_file
 
 RESPONSE_KEYS = {"prompt", "response", "answer", "full_output"}
 BATCH_KEYS = {"problem", "prompt", "response", "answer", "index"}

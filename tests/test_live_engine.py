@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import in_own_process, shared_file
 from grpo_compare import GRPOInference, compare
 from grpo_compare.demo import demo_adapter_path
 from grpo_compare.engines.vllm import VLLMEngine
 from grpo_compare.errors import UserError
-
-from conftest import in_own_process, shared_file
 
 pytestmark = pytest.mark.slow  # each test starts an engine in a process of its own
 

@@ -7,13 +7,12 @@ import json
 import pandas as pd
 import pytest
 
+from conftest import shared_file
 from grpo_compare import CompareConfig, compare
-from grpo_compare.session import build_requests, load_tokenizer
 from grpo_compare.config import ArmSpec
 from grpo_compare.prompts import XML_COT
+from grpo_compare.session import build_requests, load_tokenizer
 from grpo_compare.summary import ARM_COLUMNS, OUTCOMES
-
-from conftest import shared_file
 
 SUMMARY_ARM_KEYS = {"accuracy", "graded", "strict_format_rate", "soft_format_rate",
                     "mean_completion_tokens", "truncated_rate"}

@@ -161,6 +161,15 @@ def test_finish_reason_is_inferred_and_failed_rows_are_not_yielded(monkeypatch):
                                                                        ("grpo", "cut", "length")]
 
 
+def test_a_joined_cluster_short_of_resources_is_a_warning_through_the_callers_callback():
+    engine = RayEngine.__new__(RayEngine)  # the check alone, against a joined cluster of 2 CPUs
+    engine.ray = SimpleNamespace(cluster_resources=lambda: {"CPU": 2.0})
+    engine.dist, engine.owns, lines = DistributedConfig(replicas=3), "joined", []
+    engine.warn = lines.append
+    assert engine.check_resources("cpu") is True
+    assert lines == ["the Ray cluster has less than the run needs now (3 CPU (the cluster has 2)); "
+                     "it waits for the autoscaler"]
+
 # --- a real local Ray ---------------------------------------------------------------------------
 
 def test_local_ray_cpu_stage_asks_for_no_gpu(demo_model, fixture_lora):

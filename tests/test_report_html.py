@@ -14,14 +14,13 @@ from xml.etree import ElementTree
 import pandas as pd
 import pytest
 
-from grpo_compare.plots import figures
-from grpo_compare.html_report import _marked, _word_diff, render_report, side_by_side
-from grpo_compare.summary import OUTCOMES
-from grpo_compare.rundir import load_run
-from grpo_compare.scoring import score
-from grpo_compare.types import ArmResult
-
 from browser import Browser
+from grpo_compare.html_report import _marked, _word_diff, render_report, side_by_side
+from grpo_compare.plots import figures
+from grpo_compare.runs import load_run
+from grpo_compare.scoring import score
+from grpo_compare.summary import OUTCOMES
+from grpo_compare.types import ArmResult
 
 HOSTILE = "<script>alert('owned')</script></pre></td><img src=x onerror=alert(1)> so <answer>\n<b>4</b>\n</answer>"
 VISIBLE_ROWS = "document.querySelectorAll('tr.problem:not([hidden])').length"
@@ -63,7 +62,7 @@ def test_report_command_rebuilds_the_same_page_without_a_model(math500_run, tmp_
     run = shutil.copytree(math500_run, tmp_path / "run")
     original = (run / "report.html").read_text(encoding="utf-8")
     (run / "report.html").unlink()
-    code = ("import sys; from grpo_compare.rundir import rebuild_report; rebuild_report(sys.argv[1]); "
+    code = ("import sys; from grpo_compare.runs import rebuild_report; rebuild_report(sys.argv[1]); "
             "assert 'vllm' not in sys.modules and 'torch' not in sys.modules, 'a model library was loaded'")
     proc = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -14,11 +14,10 @@ import pandas as pd
 import pytest
 
 import grpo_compare.rundir
+from conftest import shared_file
 from grpo_compare import CompareConfig, Problem, compare
 from grpo_compare.errors import UserError
 from grpo_compare.rundir import LOCK_FILE, RunDir, read_records, record_key
-
-from conftest import shared_file
 
 CLI = [sys.executable, "-m", "grpo_compare.cli"]
 

@@ -15,7 +15,7 @@ import pytest
 
 from grpo_compare.errors import DataError, UserError
 from grpo_compare.files import build_folder
-from grpo_compare.rundir import RunDir, diff_runs, load_run, rescore_run
+from grpo_compare.runs import diff_runs, load_run, rescore_run, write_outputs
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -43,7 +43,7 @@ def test_a_run_loads_back_as_the_comparison_it_wrote(run):
     assert all(p.meta.get("level") and p.meta.get("subject") for p in c.problems)  # MATH-500 meta kept
     assert c.summary == json.loads((run / "summary.json").read_text())
     again = run.parent / "again"
-    RunDir(again).write_outputs(c)
+    write_outputs(again, c)
     for name in ("comparison.csv", "summary.json", "config.yaml", "report.html"):
         assert (again / name).read_text() == (run / name).read_text(), name
 

@@ -14,7 +14,12 @@ import pytest
 from scipy.stats import binomtest
 
 from grpo_compare.stats import (
-    bootstrap_delta_ci, holm_adjust, majority_vote, mcnemar_exact, pass_at_k, wilson_interval,
+    bootstrap_delta_ci,
+    holm_adjust,
+    majority_vote,
+    mcnemar_exact,
+    pass_at_k,
+    wilson_interval,
 )
 
 

@@ -25,10 +25,10 @@ class Engine:
 
     def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> list[Generation]:
         """One completion per request, in request order."""
-        order = {(r.problem.id, r.arm.name, r.sample): i for i, r in enumerate(requests)}
+        order = {r.key: i for i, r in enumerate(requests)}
         out: list[Generation | None] = [None] * len(requests)
         for g in self.stream(requests, sampling):
-            out[order[(g.problem_id, g.arm, g.sample)]] = g
+            out[order[g.key]] = g
         return [g for g in out if g is not None]
 
     def close(self) -> None:

@@ -16,13 +16,14 @@ from contextlib import nullcontext
 from typing import Any, Iterator, Sequence
 
 from ..adapters import AdapterInfo
-
-SHAREABLE = {"use_rslora", "rank_pattern", "alpha_pattern", "layers_to_transform", "use_dora", "lora_bias"}
 from ..config import SamplingConfig
 from ..errors import UserError
 from ..types import Generation, Request
 from .base import Engine, generation, has_cuda, release
 from .vllm import engine_dtype
+
+# what adapters may use and still share one PeftModel (each wraps linear layers only)
+SHAREABLE = {"use_rslora", "rank_pattern", "alpha_pattern", "layers_to_transform", "use_dora", "lora_bias"}
 
 
 class HFEngine(Engine):

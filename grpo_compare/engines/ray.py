@@ -26,14 +26,14 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from ..adapters import AdapterInfo
 from ..config import DistributedConfig, SamplingConfig
 from ..errors import UserError
 from ..types import Generation, Request
-from ..ui import err
 from .base import Engine, generation
 from .vllm import CPU_ENV_DEFAULTS
 
@@ -52,8 +52,11 @@ class RayEngine(Engine):
     def __init__(self, model: str, adapters: Sequence[AdapterInfo] = (), max_model_len: int = 4096,
                  seed: int = 0, progress: bool = True, dtype: str = "auto", device: str = "auto",
                  mode: str = "eager", distributed: DistributedConfig | None = None,
-                 gpu_memory_utilization: float | None = None, **engine_kw: Any) -> None:
+                 gpu_memory_utilization: float | None = None, warn: Callable[[str], None] | None = None,
+                 **engine_kw: Any) -> None:
         self.dist = distributed or DistributedConfig()
+        # what the caller should know but that stops nothing (the session prints it); else a Python warning
+        self.warn = warn or (lambda line: warnings.warn(line, RuntimeWarning, stacklevel=3))
         self.model = str(model)
         self.max_model_len = max_model_len  # vLLM refuses to start on a window the model does not have
         self.ray = import_ray()
@@ -116,8 +119,8 @@ class RayEngine(Engine):
                             f"need {', '.join(short)}: lower --replicas or distributed.cpus_per_worker, "
                             "or raise distributed.num_cpus")
         if short:
-            err.print(f"[yellow]warning:[/] the Ray cluster has less than the run needs now ({', '.join(short)}); "
-                      "it waits for the autoscaler", highlight=False)
+            self.warn(f"the Ray cluster has less than the run needs now ({', '.join(short)}); "
+                      "it waits for the autoscaler")
         return cpu_only
 
     # --- a run ---------------------------------------------------------------------------------
@@ -189,7 +192,7 @@ def import_ray() -> Any:
     """Ray, checked to be a version that keeps per-row LoRA."""
     try:
         import ray
-        import ray.data.llm  # noqa: F401
+        import ray.data.llm  # the LLM part of Ray Data, which ray[data] may lack
     except ImportError:
         raise UserError(NO_RAY) from None
     major, minor = (int(x) for x in ray.__version__.split(".")[:2])
