@@ -34,7 +34,6 @@ from grpo_compare.prompts import XML_COT, render
 from grpo_compare.session import load_tokenizer
 from grpo_compare.types import Arm
 
-pytestmark = pytest.mark.slow  # three runs of their own and peft's reference completions
 CLI = [sys.executable, "-m", "grpo_compare.cli"]
 N, TOKENS = 6, 24
 TIE = 0.05  # logits: a near tie in the truth, the only place where a completion may leave it
@@ -180,6 +179,7 @@ def truth(demo_model, adapters, full_model, prompts):
     return out
 
 
+@pytest.mark.slow  # peft's reference completions
 @pytest.mark.parametrize("name", [*SHAPES, "full"])
 def test_every_shape_changes_the_completions(name, truth):
     # the weights are large enough to matter: peft's own completions are not the base model's
@@ -230,6 +230,7 @@ def check_run(demo_model, got, truth, names) -> None:
     assert not wrong, wrong
 
 
+@pytest.mark.slow  # a run of its own per way
 @pytest.mark.parametrize("how, flags", [
     ("mixed", ["--backend", "vllm", "--lora-strategy", "mixed"]),
     ("merged", ["--backend", "vllm", "--lora-strategy", "merged"]),
@@ -291,6 +292,7 @@ def test_a_refused_strategy_stops_before_generating_in_one_line(adapters, demo_m
     assert not (out / "generations.jsonl").exists() or not (out / "generations.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_auto_moves_to_peft_for_an_adapter_only_peft_serves(adapters, demo_model, truth, tmp_path):
     # lora_bias: neither vLLM's LoRA rows nor a merged copy serve it; the auto backend says so and uses hf
     from grpo_compare import CompareConfig

@@ -56,8 +56,10 @@ class HFEngine(Engine):
         except (OSError, ValueError) as e:
             raise UserError(f"could not load model '{model}' with transformers: {str(e).splitlines()[0]}") from None
         # Adapters that wrap more than linear layers (saved modules, trainable tokens, embeddings)
-        # cannot share one PeftModel: such adapters are loaded one at a time, each as peft loads it alone.
+        # cannot share one PeftModel, and unloading one keeps its saved modules: such adapters are
+        # loaded one at a time, each on the base weights loaded afresh, as peft loads it alone.
         self.together = all(set(a.features) <= SHAREABLE for a in adapters)
+        self._fresh = lambda: AutoModelForCausalLM.from_pretrained(str(model), dtype=_torch_dtype(dtype))
         self.model = _with_adapters(base, adapters if self.together else []).to(self.device).eval()
         self.weights = str(model)  # the folder of the weights loaded now
         self.adapter_names = {a.path: f"adapter{i}" for i, a in enumerate(adapters, 1)}
@@ -99,7 +101,7 @@ class HFEngine(Engine):
         if not self.together and adapter is not None and adapter != self.alone:
             from peft import PeftModel
 
-            base = self.model.unload() if self.alone is not None else self.model
+            base = self._fresh() if self.alone is not None else self.model
             self.model = PeftModel.from_pretrained(base, str(adapter)).to(self.device).eval()
             self.alone = adapter
         if not self.adapter_names or (not self.together and self.alone is None):
