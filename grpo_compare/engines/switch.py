@@ -102,12 +102,23 @@ def swappable(loaded: str, other: str) -> bool:
     """Whether swapping `other`'s weights into an engine started on `loaded` serves `other` as a
     fresh engine would (see the module's docstring): local folders with the same config, and with
     tied embeddings, the same embeddings."""
+    if _origin(loaded) == _origin(other):  # the base and merged copies of it that left its ends alone
+        return True
     a, b = _config(loaded), _config(other)
     if a is None or b is None or a != b:
         return False
     tied = a.get("tie_word_embeddings", a.get("text_config", {}).get("tie_word_embeddings", True))
     digest = _embedding_digest(loaded)
     return not tied or (digest is not None and digest == _embedding_digest(other))
+
+
+def _origin(folder: str) -> str:
+    """The base model of a merged copy (merge.py) whose embeddings and head are the base's, else the folder."""
+    record = Path(folder) / "merge.json"
+    if not record.is_file():
+        return folder
+    info = json.loads(record.read_text(encoding="utf-8"))
+    return str(info["model"]) if not info.get("untied") and info.get("ends_changed") == [] else folder
 
 
 def _config(folder: str) -> dict[str, Any] | None:
