@@ -126,7 +126,7 @@ class Session:
                       + (f" ({why})" if why else "")
                       + (f"; {', '.join(others)} swapped in for the arms it serves" if others else ""), highlight=False)
             self.config = replace(c, lora_strategy=strategy, engine_mode=mode)
-            self._engine = start_engine(c.backend, strategy, self.model, list(self.adapters.values()), others, mode=mode,
+            self._engine = start_engine(c.backend, strategy, self.model, adapters, others, mode=mode,
                                         max_model_len=c.max_model_len, seed=c.sampling.seed, dtype=c.dtype,
                                         device=c.device, progress=False, gpu_memory_utilization=c.gpu_memory_utilization,
                                         **({"distributed": c.distributed, "warn": warn} if c.backend == "ray" else {}))
