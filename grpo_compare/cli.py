@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 import typer
 from rich.markup import escape
 
+from .config import flags as config_flags
 from .config import load_config
 from .demo.train import main as train_main
 from .errors import UserError
@@ -47,44 +48,11 @@ from .ui import OUT, engine_output, err, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=(__doc__ or "").splitlines()[0])
 
-# config field -> (type, help): the options commands share, each mapped 1:1 onto the config
+# the options commands share: the settings' own declarations (`config.flags`), and two of the CLI's
 OPTIONS: dict[str, tuple[Any, str]] = {
     "config": (Optional[Path], "YAML config (flat, or the inference guide's sections); flags override it."),
-    "model": (Optional[str], "Base model: local folder or hub id (default: the demo model)."),
-    "adapter": (Optional[list[str]], "PEFT LoRA folder (default: the demo adapter); give it several times, or a "
-                                     "folder of checkpoint-<step> folders, to compare every checkpoint against base."),
-    "dataset": (Optional[str], "Local .jsonl/.json/.csv/.parquet/.txt or hub id (default: built-in problems)."),
-    "split": (Optional[str], "Dataset split for hub datasets."),
-    "max_samples": (Optional[int], "Use the first N problems."),
-    "question_field": (Optional[str], "Dataset field holding the question."),
-    "answer_field": (Optional[str], "Dataset field holding the reference answer."),
-    "temperature": (Optional[float], "Sampling temperature, 0 = greedy (default 0.8; the demo: 0)."),
-    "top_p": (Optional[float], "Nucleus sampling (default 0.95)."),
-    "top_k": (Optional[int], "Top-k sampling (0 = off)."),
-    "max_tokens": (Optional[int], "Max new tokens per answer (default 1024; the demo: 512)."),
-    "seed": (Optional[int], "Base seed; each problem gets one seed shared by all arms."),
-    "num_samples": (Optional[int], "Samples per problem and arm (k); k > 1 adds pass@k and maj@k."),
-    "backend": (Optional[str], "auto (vllm where it runs, else hf), vllm, unsloth (CUDA), hf (transformers + peft) "
-                               "or ray (vLLM replicas on a Ray cluster; never chosen by auto)."),
-    "lora_strategy": (Optional[str], "auto, mixed (base and LoRA rows in one batch) or merged (a merged copy of "
-                                     "the weights, one engine at a time)."),
-    "device": (Optional[str], "auto, cpu or cuda."),
-    "dtype": (Optional[str], "auto (float32 on CPU), half (bf16 where supported, else fp16), float32, bfloat16, float16."),
-    "max_model_len": (Optional[int], "Context window of the engine (prompt + answer)."),
-    "batch_size": (Optional[int], "Problems per engine call (default 256); a crash loses at most one batch."),
-    "allow_pickle": (Optional[bool], "Accept a pickled adapter_model.bin (it can run code when loaded)."),
-    "output_dir": (Optional[str], "Where to write the run (default runs/<time>-<dataset>); an unfinished run "
-                                   "there is resumed."),
-    "engine_mode": (Optional[str], "auto, eager (starts in seconds) or compiled (decodes ~15% faster, ~40 s to start on CPU)."),
-    "gpu_memory_utilization": (Optional[float], "Share of GPU memory vLLM / unsloth may take (default: theirs; "
-                                                 "lower it beside a model already on the GPU)."),
+    **config_flags(),
     "verbose": (bool, "Show the engine's own log on the terminal (otherwise it goes to engine.log)."),
-    "replicas": (Optional[int], "--backend ray: vLLM engines sharing the rows (default 1); a run may resume with more."),
-    "tensor_parallel_size": (Optional[int], "--backend ray: GPUs (workers) splitting each layer of one replica."),
-    "pipeline_parallel_size": (Optional[int], "--backend ray: workers holding consecutive layers of one replica."),
-    "ray_address": (Optional[str], "--backend ray: an existing cluster (auto, host:6379); default: a local Ray for the run."),
-    "min_delta": (Optional[float], "Gate: exit 4 when the best adapter's accuracy gain over base has a 95% CI "
-                                   "lower bound below this (e.g. 0.02 = 2 points); the run's files are still written."),
 }
 ENGINE = ("config", "model", "adapter", "temperature", "top_p", "top_k", "max_tokens", "seed", "backend",
           "lora_strategy", "device", "dtype", "engine_mode", "gpu_memory_utilization", "max_model_len", "allow_pickle",

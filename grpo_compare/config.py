@@ -1,7 +1,14 @@
-"""The one run configuration: frozen dataclasses, one validator, YAML in two layouts, CLI flags over it.
+"""The one run configuration: every setting declared once, frozen dataclasses, one validator, YAML
+in two layouts, CLI flags over it.
 
     cfg = CompareConfig.from_yaml("configs/default.yaml").override(max_samples=50, temperature=0)
     cfg.resolved().sampling        # the sampling the run really uses
+
+Each field is declared with `setting(...)`: its default (and, where the default depends on the run's
+kind, the demo's and the notebooks'), its allowed range or choices, its help text, its name in the
+GRPO inference guide's YAML and whether it is a CLI flag. The validator (`validate`), the YAML
+readers (`from_dict`, `GUIDE_KEYS`), the CLI options (`cli.py`) and the README's flag table
+(`flag_table`) are all read from those declarations.
 
 Every knob has one name, used alike by the Python API, the YAML and the CLI flag (`max_tokens`
 is `--max-tokens`). Sampling left unset resolves in one place (`resolved`): the GRPO notebooks'
@@ -10,8 +17,7 @@ inference settings (0.8 / 0.95 / 1024) whenever a model, adapter or dataset is n
 
 Two YAML layouts are read: the flat one (keys are the fields below, `sampling:` and `arms:`
 nested) and the GRPO inference guide's sections (`model / inference / evaluation / output /
-optimization`), translated key by key onto the same fields by `GUIDE_KEYS`. Errors name the key
-as the user wrote it.
+optimization`), translated key by key onto the same fields. Errors name the key as the user wrote it.
 """
 
 from __future__ import annotations
@@ -36,35 +42,41 @@ STRATEGIES = ("auto", "mixed", "merged")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "half", "float32", "bfloat16", "float16")
 ENGINE_MODES = ("auto", "eager", "compiled")
-NOTEBOOK_SAMPLING = {"temperature": 0.8, "top_p": 0.95, "max_tokens": 1024}
-DEMO_SAMPLING = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 512}
+
+
+# --- the declaration ----------------------------------------------------------------------------
+
+def setting(default: Any, help: str, *, rule: Callable[[Any], bool] | None = None, allowed: str = "",
+            choices: tuple[str, ...] = (), guide: str = "", flag: bool = True, shown: str = "",
+            demo: Any = None, notebook: Any = None, factory: Callable[[], Any] | None = None) -> Any:
+    """One setting's declaration, as a dataclass field.
+
+    `rule`/`allowed`: the range a value must be in, and how an error says it; `choices`: the
+    allowed words; `guide`: its `section.key` in the inference guide's YAML layout; `flag`: a CLI
+    option `--name-with-dashes`; `shown`: how the README and `--help` show a default of None;
+    `demo`/`notebook`: the default of an unset value for the embedded demo and for any named input.
+    """
+    if choices:
+        rule, allowed = (lambda v: v in choices), "one of " + ", ".join(choices)
+    meta = {"help": help, "rule": rule, "allowed": allowed, "choices": choices, "guide": guide, "flag": flag,
+            "shown": shown, "demo": demo, "notebook": notebook}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _at_least(n: int) -> dict[str, Any]:
+    return {"rule": lambda v: v >= n, "allowed": f">= {n}"}
 
 
 # --- the one validator ------------------------------------------------------------------------
 
 _NONEMPTY: Callable[[Any], bool] = lambda v: not isinstance(v, str) or v.strip() != ""  # noqa: E731
-RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "temperature": (lambda v: 0 <= v <= 2, ">= 0 and <= 2 (vLLM's range)"), "top_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "max_tokens": (lambda v: v >= 1, ">= 1"), "seed": (lambda v: 0 <= v < 2**32, "in [0, 2^32)"),  # numpy and torch refuse larger seeds
-    "top_k": (lambda v: v >= 0, ">= 0 (0 = off)"), "max_samples": (lambda v: v >= 1, ">= 1"),
-    "num_samples": (lambda v: v >= 1, ">= 1"), "max_model_len": (lambda v: v >= 16, ">= 16"),
-    "batch_size": (lambda v: v >= 1, ">= 1"), "r": (lambda v: v >= 1, ">= 1"),
-    **{k: (lambda v: v >= 1, ">= 1") for k in ("replicas", "tensor_parallel_size", "pipeline_parallel_size",
-                                             "max_concurrent_batches", "cpus_per_worker", "num_cpus")},
-    "alpha": (lambda v: v > 0, "> 0"), "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "backend": (lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
-    "lora_strategy": (lambda v: v in STRATEGIES, "one of " + ", ".join(STRATEGIES)),
-    "device": (lambda v: v in DEVICES, "one of " + ", ".join(DEVICES)),
-    "dtype": (lambda v: v in DTYPES, "one of " + ", ".join(DTYPES)),
-    "engine_mode": (lambda v: v in ENGINE_MODES, "one of " + ", ".join(ENGINE_MODES)),
-    "min_delta": (lambda v: -1 <= v <= 1, "in [-1, 1] (accuracy points as a fraction)"),
-    "gpu_memory_utilization": (lambda v: 0 < v <= 1, "in (0, 1]"),
-}
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a non-empty string"}
 
 
 def validate(obj: Any) -> None:
-    """Check every field of a config dataclass against its type and its rule in RULES: booleans
+    """Check every field of a config dataclass against its type and its declared rule: booleans
     must be booleans, integers whole, numbers finite, strings non-empty."""
     hints = typing.get_type_hints(type(obj))
     for f in fields(obj):
@@ -75,11 +87,11 @@ def validate(obj: Any) -> None:
         kinds = [k for k in kinds if k in _KINDS or k == tuple[str, ...]]
         if not kinds or (value is None and optional):
             continue
-        rule = RULES.get(f.name)
-        if not (any(_is_kind(value, k) for k in kinds) and _NONEMPTY(value) and (rule is None or rule[0](value))):
+        rule, said = f.metadata.get("rule"), f.metadata.get("allowed", "")
+        if not (any(_is_kind(value, k) for k in kinds) and _NONEMPTY(value) and (rule is None or rule(value))):
             what = " or ".join(_KINDS.get(k, "a list of them") for k in kinds)
-            allowed = (rule[1] if rule and rule[1].startswith("one of") else
-                       f"{what}{' ' + rule[1] if rule else ''}") + (" or null" if optional else "")
+            allowed = (said if said.startswith("one of") else f"{what}{' ' + said if said else ''}") \
+                + (" or null" if optional else "")
             raise UserError(f"{f.name}: {value!r} is not allowed; allowed: {allowed}")
 
 
@@ -114,11 +126,18 @@ def prompt_text(value: str | None) -> str | None:
 class SamplingConfig:
     """Sampling for every arm. None = the default of the run's kind (see `CompareConfig.resolved`)."""
 
-    temperature: Optional[float] = None  # 0 = greedy
-    top_p: Optional[float] = None
-    max_tokens: Optional[int] = None  # new tokens per answer
-    seed: int = 0  # base seed: each problem (and sample) derives one, the same in every arm
-    top_k: int = 0  # 0 = off
+    temperature: Optional[float] = setting(None, "Sampling temperature, 0 = greedy.", rule=lambda v: 0 <= v <= 2,
+                                           allowed=">= 0 and <= 2 (vLLM's range)", guide="inference.temperature",
+                                           demo=0.0, notebook=0.8)
+    top_p: Optional[float] = setting(None, "Nucleus sampling.", rule=lambda v: 0 < v <= 1, allowed="in (0, 1]",
+                                     guide="inference.top_p", demo=1.0, notebook=0.95)
+    max_tokens: Optional[int] = setting(None, "Max new tokens per answer.", **_at_least(1),
+                                        guide="inference.max_new_tokens", demo=512, notebook=1024)
+    seed: int = setting(0, "Base seed; each problem (and sample) gets one seed, the same in every arm.",
+                        rule=lambda v: 0 <= v < 2**32, allowed="in [0, 2^32)",  # numpy and torch refuse larger seeds
+                        guide="inference.seed")
+    top_k: int = setting(0, "Top-k sampling (0 = off).", rule=lambda v: v >= 0, allowed=">= 0 (0 = off)",
+                         guide="inference.top_k")
 
     def __post_init__(self) -> None:
         validate(self)
@@ -128,12 +147,16 @@ class SamplingConfig:
 class LoraShape:
     """The guide's `model.lora`: the adapter's expected shape, checked against its adapter_config.json."""
 
-    r: Optional[int] = None
-    alpha: Optional[float] = None
-    dropout: Optional[float] = None
+    r: Optional[int] = setting(None, "Expected LoRA rank.", **_at_least(1), flag=False)
+    alpha: Optional[float] = setting(None, "Expected LoRA alpha.", rule=lambda v: v > 0, allowed="> 0", flag=False)
+    dropout: Optional[float] = setting(None, "Expected LoRA dropout.", rule=lambda v: 0 <= v < 1,
+                                       allowed="in [0, 1)", flag=False)
 
     def __post_init__(self) -> None:
         validate(self)
+
+
+_RAY = "--backend ray: "
 
 
 @dataclass(frozen=True)
@@ -141,15 +164,20 @@ class DistributedConfig:
     """`--backend ray`: vLLM replicas on a Ray cluster. One replica is tp × pp workers; `device`
     decides GPU or CPU-only workers (auto: GPUs when the cluster has any)."""
 
-    replicas: int = 1  # vLLM engines sharing the rows (data parallel); a run may resume with more
-    tensor_parallel_size: int = 1
-    pipeline_parallel_size: int = 1
-    batch_size: int = 16  # problems per Ray batch (all their arms and samples); results are saved batch by batch
-    max_concurrent_batches: int = 8  # batches one replica decodes at once
-    ray_address: Optional[str] = None  # an existing cluster ("auto", "host:6379"); none: a local Ray for the run
-    accelerator_type: Optional[str] = None  # the GPU each worker needs ("H100", "A100"); none: any
-    cpus_per_worker: int = 1  # CPUs each vLLM worker reserves
-    num_cpus: Optional[int] = None  # CPUs of the local Ray the tool starts (default: all of this machine)
+    replicas: int = setting(1, _RAY + "vLLM engines sharing the rows (data parallel); a run may resume with more.",
+                            **_at_least(1))
+    tensor_parallel_size: int = setting(1, _RAY + "GPUs (workers) splitting each layer of one replica.", **_at_least(1))
+    pipeline_parallel_size: int = setting(1, _RAY + "workers holding consecutive layers of one replica.",
+                                          **_at_least(1))
+    batch_size: int = setting(16, "Problems per Ray batch (all their arms and samples); results are saved batch "
+                                  "by batch.", **_at_least(1), flag=False)
+    max_concurrent_batches: int = setting(8, "Batches one replica decodes at once.", **_at_least(1), flag=False)
+    ray_address: Optional[str] = setting(None, _RAY + "an existing cluster (auto, host:6379).",
+                                         shown="a local Ray for the run")
+    accelerator_type: Optional[str] = setting(None, "The GPU each worker needs (H100, A100).", shown="any", flag=False)
+    cpus_per_worker: int = setting(1, "CPUs each vLLM worker reserves.", **_at_least(1), flag=False)
+    num_cpus: Optional[int] = setting(None, "CPUs of the local Ray the tool starts.", **_at_least(1),
+                                      shown="all of this machine", flag=False)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -171,7 +199,7 @@ class ArmSpec:
         validate(self)
         prompt_text(self.system_prompt)
 
-    def resolve(self, adapter: Path | None) -> Arm:
+    def resolve(self, adapter: Any) -> Arm:
         """The `Arm` of a run whose adapter is `adapter` (an arm naming its own adapter keeps it)."""
         if isinstance(self.lora, str):
             adapter = Path(self.lora).expanduser()
@@ -188,33 +216,65 @@ DEFAULT_ARMS = (ArmSpec("base"), ArmSpec("grpo", lora=True, system_prompt="xml_c
 class CompareConfig:
     """Everything one run needs. None for model/adapter/dataset means the embedded demo's."""
 
-    model: Optional[str] = None  # base model: local folder or hub id
-    # PEFT LoRA folder(s): several, or a folder of checkpoint-<step> folders, make one arm each
-    adapter: Optional[Union[str, tuple[str, ...]]] = None
-    dataset: Optional[str] = None  # local file or hub id
-    split: str = "test"
-    max_samples: Optional[int] = None  # the first N problems
-    question_field: Optional[str] = None
-    answer_field: Optional[str] = None
-    arms: tuple[ArmSpec, ...] = DEFAULT_ARMS  # the first two are the compared pair
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    num_samples: int = 1  # completions per problem and arm; > 1 adds pass@k and maj@k
-    backend: str = "auto"  # vllm where it runs, else hf (transformers + peft); unsloth on CUDA
-    lora_strategy: str = "auto"  # mixed (one batch), merged (a merged copy of the weights), auto
-    device: str = "auto"
-    dtype: str = "auto"  # auto: the model's on GPU, float32 on CPU; half: bf16 where supported, else fp16
-    engine_mode: str = "auto"  # eager starts in seconds; compiled decodes ~15% faster; auto: by the work's size
-    gpu_memory_utilization: Optional[float] = None  # share of GPU memory vLLM / unsloth may take (None: theirs)
-    max_model_len: int = 4096  # context window (prompt + answer)
-    batch_size: int = 256  # problems per engine call; a crash loses at most one batch
-    allow_pickle: bool = False  # accept a pickled adapter_model.bin (it can run code when loaded)
-    output_dir: Optional[str] = None  # compare: the run directory
-    results_path: str = "results"  # batch / evaluate: where per-arm result files go
-    save_detailed_log: bool = False  # evaluate: also write a full run directory under log_path
-    log_path: str = "logs"
-    lora_shape: LoraShape = field(default_factory=LoraShape)
-    distributed: DistributedConfig = field(default_factory=DistributedConfig)  # --backend ray: replicas, tp/pp, cluster
-    min_delta: Optional[float] = None  # gate: exit 4 when the best adapter's delta CI lower bound is below it
+    model: Optional[str] = setting(None, "Base model: local folder or hub id.", guide="model.base_model",
+                                   shown="demo model")
+    adapter: Optional[Union[str, tuple[str, ...]]] = setting(
+        None, "PEFT LoRA folder (`model.save_lora(...)` / `save_pretrained`); give it several times, or a folder of "
+              "`checkpoint-<step>` folders, to compare every checkpoint against base.",
+        guide="model.model_path", shown="demo adapter")
+    dataset: Optional[str] = setting(None, "Local .jsonl/.json/.csv/.parquet/.txt or hub id (openai/gsm8k, "
+                                           "HuggingFaceH4/MATH-500).", guide="evaluation.dataset_name",
+                                     shown="built-in problems")
+    split: str = setting("test", "Dataset split for hub datasets.", guide="evaluation.split")
+    max_samples: Optional[int] = setting(None, "Use the first N problems.", **_at_least(1),
+                                         guide="evaluation.max_samples", shown="all")
+    question_field: Optional[str] = setting(None, "Dataset field holding the question (GSM8K and MATH-500 need "
+                                                  "none).", shown="auto")
+    answer_field: Optional[str] = setting(None, "Dataset field holding the reference answer.", shown="auto")
+    arms: tuple[ArmSpec, ...] = setting(DEFAULT_ARMS, "The arms; the first two are the compared pair.", flag=False)
+    sampling: SamplingConfig = setting(None, "Sampling for every arm.", flag=False, factory=SamplingConfig)
+    num_samples: int = setting(1, "Samples per problem and arm (k); k > 1 adds pass@k and maj@k.", **_at_least(1),
+                               guide="inference.num_return_sequences")
+    backend: str = setting("auto", "vllm, unsloth (CUDA, the notebooks' fast_generate), hf (transformers + peft) "
+                                   "or ray (vLLM replicas on a Ray cluster); auto: vllm where it runs, else hf "
+                                   "(never ray), and it says which it chose.", choices=BACKENDS,
+                           guide="inference.backend")
+    lora_strategy: str = setting("auto", "mixed: base and LoRA rows in one batch of one engine; merged: the adapter "
+                                         "merged into a cached copy of the weights, base and merged model served one "
+                                         "after the other; auto: merged for vLLM on CPU (runs of >= 64 generations), "
+                                         "mixed elsewhere. The choice is printed and recorded in config.yaml.",
+                                 choices=STRATEGIES)
+    device: str = setting("auto", "cpu or cuda; auto: a CUDA GPU where one is visible.", choices=DEVICES,
+                          guide="inference.device")
+    dtype: str = setting("auto", "auto: the checkpoint's dtype on a GPU, float32 on CPU; half: bf16 where "
+                                 "supported, else fp16 (the guide's fp16: true); or float32, bfloat16, float16.",
+                         choices=DTYPES, guide="optimization.fp16")
+    engine_mode: str = setting("auto", "eager starts in seconds; compiled decodes ~15% faster and takes ~40 s to "
+                                       "start on CPU; auto: by the work's size.", choices=ENGINE_MODES)
+    gpu_memory_utilization: Optional[float] = setting(
+        None, "Share of GPU memory vLLM / unsloth may take (lower it beside a model already on the GPU).",
+        rule=lambda v: 0 < v <= 1, allowed="in (0, 1]", guide="inference.gpu_memory_utilization", shown="theirs")
+    max_model_len: int = setting(4096, "Context window of the engine (prompt + answer); longer prompts are "
+                                       "reported and skipped.", **_at_least(16), guide="inference.max_length")
+    batch_size: int = setting(256, "Problems per engine call (all arms of a problem in the same call); a crash "
+                                   "loses at most one batch.", **_at_least(1), guide="optimization.batch_size")
+    allow_pickle: bool = setting(False, "Accept a pickled adapter_model.bin (it can run code when loaded).")
+    output_dir: Optional[str] = setting(None, "Where compare writes the run; an unfinished run there is resumed.",
+                                        shown="`runs/<time>-<dataset>`")
+    results_path: str = setting("results", "batch / evaluate: where per-arm result files go.",
+                                guide="output.results_path", flag=False)
+    save_detailed_log: bool = setting(False, "evaluate: also write a full run directory under log_path.",
+                                      guide="output.save_detailed_log", flag=False)
+    log_path: str = setting("logs", "Where evaluate's detailed run directories go.", guide="output.log_path",
+                            flag=False)
+    lora_shape: LoraShape = setting(None, "The adapter's expected shape (r, alpha, dropout).", guide="model.lora",
+                                    flag=False, factory=LoraShape)
+    distributed: DistributedConfig = setting(None, "--backend ray: replicas, tp/pp, the cluster.", flag=False,
+                                             factory=DistributedConfig)
+    min_delta: Optional[float] = setting(
+        None, "Gate: exit 4 when the best adapter's accuracy gain over base has a 95% CI lower bound below this "
+              "(e.g. 0.02 = 2 points); the run's files are still written.", rule=lambda v: -1 <= v <= 1,
+        allowed="in [-1, 1] (accuracy points as a fraction)", guide="gate.min_delta", shown="no gate")
 
     def __post_init__(self) -> None:
         if isinstance(self.adapter, list):  # YAML and repeated flags give lists
@@ -230,7 +290,7 @@ class CompareConfig:
 
     def resolved(self) -> CompareConfig:
         """Unset sampling filled in: greedy / 512 for the embedded demo, the notebooks' otherwise."""
-        defaults = DEMO_SAMPLING if self.is_demo else NOTEBOOK_SAMPLING
+        defaults = situational("demo" if self.is_demo else "notebook")
         unset = {k: v for k, v in defaults.items() if getattr(self.sampling, k) is None}
         return dataclasses.replace(self, sampling=dataclasses.replace(self.sampling, **unset))
 
@@ -288,6 +348,68 @@ InferenceConfig = CompareConfig  # the inference guide's name for the same confi
 SAMPLING_KEYS = {f.name for f in fields(SamplingConfig)}
 # flags that set `distributed`; its batch_size is set in YAML only (--batch-size is the top-level one)
 DISTRIBUTED_KEYS = {f.name for f in fields(DistributedConfig)} - {f.name for f in fields(CompareConfig)}
+
+
+def situational(kind: str) -> dict[str, Any]:
+    """The sampling an unset field takes: `kind` "demo" (the embedded default) or "notebook".
+
+    >>> situational("demo")
+    {'temperature': 0.0, 'top_p': 1.0, 'max_tokens': 512}
+    """
+    return {f.name: f.metadata[kind] for f in fields(SamplingConfig) if f.metadata[kind] is not None}
+
+
+DEMO_SAMPLING, NOTEBOOK_SAMPLING = situational("demo"), situational("notebook")
+
+
+def declared() -> list[tuple[str, dataclasses.Field[Any]]]:
+    """Every setting a user sets, top-level and nested, as (name, field), in declaration order:
+    `sampling`'s fields where `sampling` stands, `distributed`'s after the rest."""
+    out: list[tuple[str, dataclasses.Field[Any]]] = []
+    for f in fields(CompareConfig):
+        if f.name == "sampling":
+            out += [(s.name, s) for s in fields(SamplingConfig)]
+        elif f.name not in ("distributed", "lora_shape", "arms"):
+            out.append((f.name, f))
+    return out + [(d.name, d) for d in fields(DistributedConfig) if d.name in DISTRIBUTED_KEYS]
+
+
+def shown_default(f: dataclasses.Field[Any]) -> str:
+    """A setting's default as `--help` and the README say it.
+
+    >>> shown_default(dict(declared())["temperature"]), shown_default(dict(declared())["max_model_len"])
+    ('0.8; the demo: 0', '4096')
+    """
+    m = f.metadata
+    if m.get("notebook") is not None:
+        return f"{m['notebook']:g}; the demo: {m['demo']:g}"
+    if m.get("shown"):
+        return m["shown"]
+    return str(f.default).lower() if isinstance(f.default, bool) else str(f.default)
+
+
+def flags() -> dict[str, tuple[Any, str]]:
+    """The CLI options: setting -> (the option's type, its help with the default)."""
+    out: dict[str, tuple[Any, str]] = {}
+    hints = {**typing.get_type_hints(CompareConfig), **typing.get_type_hints(SamplingConfig),
+             **typing.get_type_hints(DistributedConfig)}
+    for name, f in declared():
+        if not f.metadata.get("flag"):
+            continue
+        kinds = [k for k in typing.get_args(hints[name]) or (hints[name],) if k in _KINDS]
+        kind = list[str] if name == "adapter" else kinds[0]  # --adapter may be given several times
+        out[name] = (Optional[kind], f"{f.metadata['help']} (default: {shown_default(f)})")
+    return out
+
+
+def flag_table() -> str:
+    """The README's table of flags, from the declarations."""
+    rows = ["| flag | default | |", "|---|---|---|"]
+    for name, f in declared():
+        if f.metadata.get("flag"):
+            shown = shown_default(f) if f.metadata.get("shown") else f"`{shown_default(f)}`"
+            rows.append(f"| `--{name.replace('_', '-')}` | {shown} | {f.metadata['help']} |")
+    return "\n".join(rows)
 
 
 def load_config(path: str | Path | None, **flags: Any) -> CompareConfig:
@@ -349,19 +471,26 @@ def _known(raw: dict[str, Any], allowed: Any, prefix: str) -> None:
 
 # --- the inference guide's sectioned layout --------------------------------------------------
 
-GUIDE_KEYS: dict[str, dict[str, str]] = {  # section -> {guide key: field ("sampling.x" is nested)}
-    "model": {"base_model": "model", "model_path": "adapter", "use_lora": "", "lora": "lora_shape"},
-    "inference": {"max_length": "max_model_len", "max_new_tokens": "sampling.max_tokens",
-                  "temperature": "sampling.temperature", "top_p": "sampling.top_p", "top_k": "sampling.top_k",
-                  "num_return_sequences": "num_samples", "device": "device", "seed": "sampling.seed",
-                  "backend": "backend", "gpu_memory_utilization": "gpu_memory_utilization"},
-    "evaluation": {"dataset_name": "dataset", "split": "split", "max_samples": "max_samples"},
-    "output": {"results_path": "results_path", "save_detailed_log": "save_detailed_log", "log_path": "log_path"},
-    "optimization": {"batch_size": "batch_size", "fp16": "dtype"},
-    "gate": {"min_delta": "min_delta"},
-    "distributed": {f.name: f"distributed.{f.name}" for f in fields(DistributedConfig)},
-}
-GUIDE_SECTIONS = tuple(GUIDE_KEYS)
+GUIDE_SECTIONS = ("model", "inference", "evaluation", "output", "optimization", "gate", "distributed")
+
+
+def _guide_keys() -> dict[str, dict[str, str]]:
+    """section -> {guide key: field ("sampling.x" is nested)}, from the declarations' `guide`."""
+    keys: dict[str, dict[str, str]] = {s: {} for s in GUIDE_SECTIONS}
+    keys["model"]["use_lora"] = ""  # false: model_path is a merged model (see `_from_guide`)
+    for f in fields(CompareConfig):
+        inner = [(s.metadata["guide"], f"sampling.{s.name}") for s in fields(SamplingConfig)] \
+            if f.name == "sampling" else [(f.metadata.get("guide"), f.name)]
+        for guide, target in inner:
+            if guide:
+                section, key = guide.split(".")
+                keys[section][key] = target
+    keys["distributed"] = {f.name: f"distributed.{f.name}" for f in fields(DistributedConfig)}
+    return keys
+
+
+GUIDE_KEYS = _guide_keys()
+
 
 
 def _from_guide(raw: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str, str]]:

@@ -97,3 +97,30 @@ def test_named_and_literal_system_prompts():
     assert prompt_text("Answer tersely.") == "Answer tersely."
     with pytest.raises(UserError, match="unknown named system prompt 'xml_cott'"):
         prompt_text("xml_cott")
+
+
+def test_each_setting_is_declared_once_and_everything_reads_the_declaration():
+    """The README's flag table, the CLI's options and help, the guide's YAML keys and the validator
+    all come from the settings' declarations: change one and all follow."""
+    from pathlib import Path
+
+    from grpo_compare.config import GUIDE_KEYS, SamplingConfig, declared, flag_table, flags, shown_default
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- flags:")[1].split("\n", 1)[1].split("<!-- /flags -->")[0].strip()
+    assert block == flag_table(), "README's flag table is stale: paste config.flag_table()"
+    help_text = " ".join(CliRunner().invoke(app, ["compare", "--help"], env={"COLUMNS": "400"}).output.split())
+    fields = dict(declared())
+    for name, (_, text) in flags().items():
+        assert "--" + name.replace("_", "-") in help_text
+        assert " ".join(text.split()) in help_text, name
+        assert shown_default(fields[name]) in text
+    # the guide's keys land on declared fields, and a declared range refuses a value from any door
+    targets = {t.split(".")[-1] for keys in GUIDE_KEYS.values() for t in keys.values() if t}
+    assert {"temperature", "max_tokens", "max_model_len", "dataset", "min_delta"} <= targets
+    assert GUIDE_KEYS["inference"]["temperature"] == "sampling.temperature"
+    assert fields["temperature"].metadata["allowed"] == ">= 0 and <= 2 (vLLM's range)"
+    with pytest.raises(UserError, match=r"inference\.temperature: 3 is not allowed; allowed: a number >= 0 and <= 2"):
+        CompareConfig.from_dict({"inference": {"temperature": 3}})
+    with pytest.raises(UserError, match=r"^temperature: 3 is not allowed; allowed: a number >= 0 and <= 2"):
+        SamplingConfig(temperature=3)
