@@ -42,10 +42,11 @@ HF_BATCH = 16  # the guide's batched generate
 
 def setup(args: argparse.Namespace) -> dict[str, Any]:
     """Problems, both arms' rendered prompts, model and adapter: the same for every strategy."""
-    from grpo_compare.config import DEFAULT_ARMS
+    from grpo_compare.config import CompareConfig
     from grpo_compare.datasets import load_problems
     from grpo_compare.demo import demo_adapter_path, demo_model_path, demo_problems
     from grpo_compare.engines.vllm import CPU_ENV_DEFAULTS as ENV_DEFAULTS
+    from grpo_compare.plan import plan
     from grpo_compare.prompts import render
     from grpo_compare.session import load_tokenizer
 
@@ -55,7 +56,7 @@ def setup(args: argparse.Namespace) -> dict[str, Any]:
     problems = (load_problems(args.dataset, max_samples=args.problems) if args.dataset
                 else demo_problems("eval", n=args.problems))
     tok = load_tokenizer(model)
-    arms = [spec.resolve(adapter) for spec in DEFAULT_ARMS]
+    arms = plan(CompareConfig(adapter=str(adapter))).arms
     rows = [(p, arm, render(tok, arm, p.question)) for p in problems for arm in arms]
     return dict(model=model, adapter=adapter, problems=problems, rows=rows, tokenizer=tok)
 

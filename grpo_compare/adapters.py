@@ -57,6 +57,13 @@ class AdapterInfo:
                 return r
         raise UserError(f"{self.path}: LoRA rank {self.rank} is above vLLM's maximum {ranks[-1]}")
 
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> AdapterInfo:
+        """An adapter as a run recorded it (config.yaml's `adapters`), without reading its folder."""
+        tuples = {k: tuple(rec.get(k) or ()) for k in ("target_modules", "features", "saved_modules")}
+        return cls(Path(rec["path"]), int(rec.get("rank", 0)), alpha=float(rec.get("alpha", 8.0)),
+                   applied=str(rec.get("applied", "")), **tuples)
+
     def file_hashes(self) -> dict[str, str]:
         """sha256 of the adapter's config and weights: what identifies its content."""
         return {f.name: file_hash(f) for f in sorted(self.path.iterdir())

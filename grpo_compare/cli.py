@@ -287,7 +287,7 @@ def evaluate_cmd(
         inf, arms = _inference(flags, arm)
         target = output or Path(inf.config.results_path) / "evaluation.json"
         check_output(target, arms)
-        log_dir = run_dir_name(inf.config.log_path, inf.config.dataset) if inf.config.save_detailed_log else None
+        log_dir = run_dir_name(inf.config.log_path, inf.session.plan.dataset) if inf.config.save_detailed_log else None
         per_arm, comparison = inf.evaluate_arms(arms=arms, log_dir=log_dir)
     print_evaluation(out, per_arm, comparison.summary if comparison else None)
     paths = write_per_arm(target, per_arm)

@@ -1,19 +1,20 @@
-"""The one run configuration: every setting declared once, frozen dataclasses, one validator, YAML
-in two layouts, CLI flags over it.
+"""The one run configuration, as the user gives it: every setting declared once, frozen
+dataclasses, one validator, YAML in two layouts, CLI flags over it. What a run makes of it (the
+model, the adapters checked, the arms, sampling with every field set) is `grpo_compare.plan`'s.
 
     cfg = CompareConfig.from_yaml("configs/default.yaml").override(max_samples=50, temperature=0)
-    cfg.resolved().sampling        # the sampling the run really uses
+    cfg.sampling.filled("notebook")        # unset fields filled with the notebooks' defaults
 
-Each field is declared with `setting(...)`: its default (and, where the default depends on the run's
-kind, the demo's and the notebooks'), its allowed range or choices, its help text, its name in the
-GRPO inference guide's YAML and whether it is a CLI flag. The validator (`validate`), the YAML
-readers (`from_dict`, `GUIDE_KEYS`), the CLI options (`cli.py`) and the README's flag table
-(`flag_table`) are all read from those declarations.
+Each field is declared with `setting(...)` (`grpo_compare.settings`): its default (and, where the
+default depends on the run's kind, the demo's and the notebooks'), its allowed range or choices,
+its help text, its name in the GRPO inference guide's YAML and whether it is a CLI flag. The
+validator (`validate`), the YAML readers (`from_dict`, `GUIDE_KEYS`), the CLI options (`flags`) and
+the README's flag table (`flag_table`) are all read from those declarations.
 
 Every knob has one name, used alike by the Python API, the YAML and the CLI flag (`max_tokens`
-is `--max-tokens`). Sampling left unset resolves in one place (`resolved`): the GRPO notebooks'
-inference settings (0.8 / 0.95 / 1024) whenever a model, adapter or dataset is named, greedy with
-512 tokens for the embedded default (demo model, demo adapter, built-in problems).
+is `--max-tokens`). Sampling left unset is filled in one place (`SamplingConfig.filled`): the GRPO
+notebooks' inference settings (0.8 / 0.95 / 1024) whenever a model, adapter or dataset is named,
+greedy with 512 tokens for the embedded default (demo model, demo adapter, built-in problems).
 
 Two YAML layouts are read: the flat one (keys are the fields below, `sampling:` and `arms:`
 nested) and the GRPO inference guide's sections (`model / inference / evaluation / output /
@@ -23,86 +24,25 @@ optimization`), translated key by key onto the same fields. Errors name the key 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-import types
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 import yaml
 
 from .errors import UserError
+from .guide import from_guide, guide_keys, is_guide, known, relabel
 from .prompts import PROMPTS
-from .types import Arm
+from .settings import KINDS, at_least, setting, validate
+from .types import Sampling
 
 BACKENDS = ("auto", "vllm", "unsloth", "hf", "ray")
 STRATEGIES = ("auto", "mixed", "merged")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "half", "float32", "bfloat16", "float16")
 ENGINE_MODES = ("auto", "eager", "compiled")
-
-
-# --- the declaration ----------------------------------------------------------------------------
-
-def setting(default: Any, help: str, *, rule: Callable[[Any], bool] | None = None, allowed: str = "",
-            choices: tuple[str, ...] = (), guide: str = "", flag: bool = True, shown: str = "",
-            demo: Any = None, notebook: Any = None, factory: Callable[[], Any] | None = None) -> Any:
-    """One setting's declaration, as a dataclass field.
-
-    `rule`/`allowed`: the range a value must be in, and how an error says it; `choices`: the
-    allowed words; `guide`: its `section.key` in the inference guide's YAML layout; `flag`: a CLI
-    option `--name-with-dashes`; `shown`: how the README and `--help` show a default of None;
-    `demo`/`notebook`: the default of an unset value for the embedded demo and for any named input.
-    """
-    if choices:
-        rule, allowed = (lambda v: v in choices), "one of " + ", ".join(choices)
-    meta = {"help": help, "rule": rule, "allowed": allowed, "choices": choices, "guide": guide, "flag": flag,
-            "shown": shown, "demo": demo, "notebook": notebook}
-    if factory is not None:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def _at_least(n: int) -> dict[str, Any]:
-    return {"rule": lambda v: v >= n, "allowed": f">= {n}"}
-
-
-# --- the one validator ------------------------------------------------------------------------
-
-_NONEMPTY: Callable[[Any], bool] = lambda v: not isinstance(v, str) or v.strip() != ""  # noqa: E731
-_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a non-empty string"}
-
-
-def validate(obj: Any) -> None:
-    """Check every field of a config dataclass against its type and its declared rule: booleans
-    must be booleans, integers whole, numbers finite, strings non-empty."""
-    hints = typing.get_type_hints(type(obj))
-    for f in fields(obj):
-        value, kind = getattr(obj, f.name), hints[f.name]
-        union = typing.get_origin(kind) in (typing.Union, types.UnionType)
-        kinds = [k for k in (typing.get_args(kind) if union else (kind,)) if k is not type(None)]
-        optional = union and type(None) in typing.get_args(kind)
-        kinds = [k for k in kinds if k in _KINDS or k == tuple[str, ...]]
-        if not kinds or (value is None and optional):
-            continue
-        rule, said = f.metadata.get("rule"), f.metadata.get("allowed", "")
-        if not (any(_is_kind(value, k) for k in kinds) and _NONEMPTY(value) and (rule is None or rule(value))):
-            what = " or ".join(_KINDS.get(k, "a list of them") for k in kinds)
-            allowed = (said if said.startswith("one of") else f"{what}{' ' + said if said else ''}") \
-                + (" or null" if optional else "")
-            raise UserError(f"{f.name}: {value!r} is not allowed; allowed: {allowed}")
-
-
-def _is_kind(value: Any, kind: Any) -> bool:
-    if kind == tuple[str, ...]:
-        return isinstance(value, tuple) and len(value) > 0 and all(_is_kind(v, str) and v.strip() for v in value)
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
 
 
 def prompt_text(value: str | None) -> str | None:
@@ -131,7 +71,7 @@ class SamplingConfig:
                                            demo=0.0, notebook=0.8)
     top_p: Optional[float] = setting(None, "Nucleus sampling.", rule=lambda v: 0 < v <= 1, allowed="in (0, 1]",
                                      guide="inference.top_p", demo=1.0, notebook=0.95)
-    max_tokens: Optional[int] = setting(None, "Max new tokens per answer.", **_at_least(1),
+    max_tokens: Optional[int] = setting(None, "Max new tokens per answer.", **at_least(1),
                                         guide="inference.max_new_tokens", demo=512, notebook=1024)
     seed: int = setting(0, "Base seed; each problem (and sample) gets one seed, the same in every arm.",
                         rule=lambda v: 0 <= v < 2**32, allowed="in [0, 2^32)",  # numpy and torch refuse larger seeds
@@ -142,12 +82,31 @@ class SamplingConfig:
     def __post_init__(self) -> None:
         validate(self)
 
+    def filled(self, kind: str) -> Sampling:
+        """The sampling a run uses: unset fields take the default of the run's `kind`, "demo" (the
+        embedded default: greedy, 512 tokens) or "notebook" (the GRPO notebooks' 0.8 / 0.95 / 1024).
+
+        >>> SamplingConfig(temperature=0.3).filled("notebook")
+        Sampling(temperature=0.3, top_p=0.95, max_tokens=1024, seed=0, top_k=0)
+        """
+        return Sampling(**{f.name: situational(kind).get(f.name) if getattr(self, f.name) is None
+                           else getattr(self, f.name) for f in fields(self)})
+
+    @classmethod
+    def of(cls, sampling: Sampling, **changes: Any) -> Sampling:
+        """`sampling` with `changes` (chat's /temperature), checked against the declarations.
+
+        >>> SamplingConfig.of(Sampling(0.0, 1.0, 64), temperature=0.7).temperature
+        0.7
+        """
+        return cls(**(dataclasses.asdict(sampling) | changes)).filled("notebook")
+
 
 @dataclass(frozen=True)
 class LoraShape:
     """The guide's `model.lora`: the adapter's expected shape, checked against its adapter_config.json."""
 
-    r: Optional[int] = setting(None, "Expected LoRA rank.", **_at_least(1), flag=False)
+    r: Optional[int] = setting(None, "Expected LoRA rank.", **at_least(1), flag=False)
     alpha: Optional[float] = setting(None, "Expected LoRA alpha.", rule=lambda v: v > 0, allowed="> 0", flag=False)
     dropout: Optional[float] = setting(None, "Expected LoRA dropout.", rule=lambda v: 0 <= v < 1,
                                        allowed="in [0, 1)", flag=False)
@@ -165,18 +124,18 @@ class DistributedConfig:
     decides GPU or CPU-only workers (auto: GPUs when the cluster has any)."""
 
     replicas: int = setting(1, _RAY + "vLLM engines sharing the rows (data parallel); a run may resume with more.",
-                            **_at_least(1))
-    tensor_parallel_size: int = setting(1, _RAY + "GPUs (workers) splitting each layer of one replica.", **_at_least(1))
+                            **at_least(1))
+    tensor_parallel_size: int = setting(1, _RAY + "GPUs (workers) splitting each layer of one replica.", **at_least(1))
     pipeline_parallel_size: int = setting(1, _RAY + "workers holding consecutive layers of one replica.",
-                                          **_at_least(1))
+                                          **at_least(1))
     batch_size: int = setting(16, "Problems per Ray batch (all their arms and samples); results are saved batch "
-                                  "by batch.", **_at_least(1), flag=False)
-    max_concurrent_batches: int = setting(8, "Batches one replica decodes at once.", **_at_least(1), flag=False)
+                                  "by batch.", **at_least(1), flag=False)
+    max_concurrent_batches: int = setting(8, "Batches one replica decodes at once.", **at_least(1), flag=False)
     ray_address: Optional[str] = setting(None, _RAY + "an existing cluster (auto, host:6379).",
                                          shown="a local Ray for the run")
     accelerator_type: Optional[str] = setting(None, "The GPU each worker needs (H100, A100).", shown="any", flag=False)
-    cpus_per_worker: int = setting(1, "CPUs each vLLM worker reserves.", **_at_least(1), flag=False)
-    num_cpus: Optional[int] = setting(None, "CPUs of the local Ray the tool starts.", **_at_least(1),
+    cpus_per_worker: int = setting(1, "CPUs each vLLM worker reserves.", **at_least(1), flag=False)
+    num_cpus: Optional[int] = setting(None, "CPUs of the local Ray the tool starts.", **at_least(1),
                                       shown="all of this machine", flag=False)
 
     def __post_init__(self) -> None:
@@ -199,15 +158,6 @@ class ArmSpec:
         validate(self)
         prompt_text(self.system_prompt)
 
-    def resolve(self, adapter: Any) -> Arm:
-        """The `Arm` of a run whose adapter is `adapter` (an arm naming its own adapter keeps it)."""
-        if isinstance(self.lora, str):
-            adapter = Path(self.lora).expanduser()
-        elif self.lora and adapter is None:
-            raise UserError(f"arm '{self.name}' uses the adapter (lora: true), but no single --adapter was given: "
-                            "pass one, or name the arm's own adapter (lora: <folder>)")
-        return Arm(self.name, adapter if self.lora else None, prompt_text(self.system_prompt), self.model)
-
 
 DEFAULT_ARMS = (ArmSpec("base"), ArmSpec("grpo", lora=True, system_prompt="xml_cot"))
 
@@ -226,14 +176,14 @@ class CompareConfig:
                                            "HuggingFaceH4/MATH-500).", guide="evaluation.dataset_name",
                                      shown="built-in problems")
     split: str = setting("test", "Dataset split for hub datasets.", guide="evaluation.split")
-    max_samples: Optional[int] = setting(None, "Use the first N problems.", **_at_least(1),
+    max_samples: Optional[int] = setting(None, "Use the first N problems.", **at_least(1),
                                          guide="evaluation.max_samples", shown="all")
     question_field: Optional[str] = setting(None, "Dataset field holding the question (GSM8K and MATH-500 need "
                                                   "none).", shown="auto")
     answer_field: Optional[str] = setting(None, "Dataset field holding the reference answer.", shown="auto")
     arms: tuple[ArmSpec, ...] = setting(DEFAULT_ARMS, "The arms; the first two are the compared pair.", flag=False)
     sampling: SamplingConfig = setting(None, "Sampling for every arm.", flag=False, factory=SamplingConfig)
-    num_samples: int = setting(1, "Samples per problem and arm (k); k > 1 adds pass@k and maj@k.", **_at_least(1),
+    num_samples: int = setting(1, "Samples per problem and arm (k); k > 1 adds pass@k and maj@k.", **at_least(1),
                                guide="inference.num_return_sequences")
     backend: str = setting("auto", "vllm, unsloth (CUDA, the notebooks' fast_generate), hf (transformers + peft) "
                                    "or ray (vLLM replicas on a Ray cluster); auto: vllm where it runs, else hf "
@@ -255,9 +205,9 @@ class CompareConfig:
         None, "Share of GPU memory vLLM / unsloth may take (lower it beside a model already on the GPU).",
         rule=lambda v: 0 < v <= 1, allowed="in (0, 1]", guide="inference.gpu_memory_utilization", shown="theirs")
     max_model_len: int = setting(4096, "Context window of the engine (prompt + answer); longer prompts are "
-                                       "reported and skipped.", **_at_least(16), guide="inference.max_length")
+                                       "reported and skipped.", **at_least(16), guide="inference.max_length")
     batch_size: int = setting(256, "Problems per engine call (all arms of a problem in the same call); a crash "
-                                   "loses at most one batch.", **_at_least(1), guide="optimization.batch_size")
+                                   "loses at most one batch.", **at_least(1), guide="optimization.batch_size")
     allow_pickle: bool = setting(False, "Accept a pickled adapter_model.bin (it can run code when loaded).")
     output_dir: Optional[str] = setting(None, "Where compare writes the run; an unfinished run there is resumed.",
                                         shown="`runs/<time>-<dataset>`")
@@ -288,12 +238,6 @@ class CompareConfig:
     def is_demo(self) -> bool:
         return self.model is None and self.adapter is None and self.dataset is None
 
-    def resolved(self) -> CompareConfig:
-        """Unset sampling filled in: greedy / 512 for the embedded demo, the notebooks' otherwise."""
-        defaults = situational("demo" if self.is_demo else "notebook")
-        unset = {k: v for k, v in defaults.items() if getattr(self.sampling, k) is None}
-        return dataclasses.replace(self, sampling=dataclasses.replace(self.sampling, **unset))
-
     def override(self, **flags: Any) -> CompareConfig:
         """A copy with flags applied (sampling keys go into `sampling`, Ray's into `distributed`); None
         leaves a field as is.
@@ -301,10 +245,10 @@ class CompareConfig:
         >>> CompareConfig().override(temperature=0, max_samples=5).sampling.temperature
         0
         """
-        known = {f.name for f in fields(CompareConfig)} | SAMPLING_KEYS | DISTRIBUTED_KEYS
-        unknown = sorted(set(flags) - known)
+        names = {f.name for f in fields(CompareConfig)} | SAMPLING_KEYS | DISTRIBUTED_KEYS
+        unknown = sorted(set(flags) - names)
         if unknown:
-            raise UserError(f"unknown setting '{unknown[0]}'; allowed: {', '.join(sorted(known))}")
+            raise UserError(f"unknown setting '{unknown[0]}'; allowed: {', '.join(sorted(names))}")
         top = {k: v for k, v in flags.items() if v is not None and k not in SAMPLING_KEYS | DISTRIBUTED_KEYS}
         samp = {k: v for k, v in flags.items() if v is not None and k in SAMPLING_KEYS}
         dist = {k: v for k, v in flags.items() if v is not None and k in DISTRIBUTED_KEYS}
@@ -331,13 +275,12 @@ class CompareConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "config") -> CompareConfig:
         """Build from a YAML mapping of either layout, naming any unknown key or bad value."""
-        flat_too = ("model", "gate", "distributed")  # keys the flat layout has too
-        guide = isinstance(raw.get("model"), dict) or any(k in raw for k in GUIDE_SECTIONS if k not in flat_too)
-        flat, labels = _from_guide(raw, source) if guide else (dict(raw), {})
+        guide = is_guide(raw)
+        flat, labels = from_guide(raw, source, GUIDE_KEYS) if guide else (dict(raw), {})
         try:
             return _build(flat)
         except UserError as e:
-            raise UserError(f"{source}: {_relabel(str(e), labels, guide)}") from None
+            raise UserError(f"{source}: {relabel(str(e), labels, guide)}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict in the flat layout, ready for YAML (`from_dict` reads it back)."""
@@ -360,6 +303,7 @@ def situational(kind: str) -> dict[str, Any]:
 
 
 DEMO_SAMPLING, NOTEBOOK_SAMPLING = situational("demo"), situational("notebook")
+GUIDE_KEYS = guide_keys(CompareConfig, SamplingConfig, DistributedConfig)
 
 
 def declared() -> list[tuple[str, dataclasses.Field[Any]]]:
@@ -396,7 +340,7 @@ def flags() -> dict[str, tuple[Any, str]]:
     for name, f in declared():
         if not f.metadata.get("flag"):
             continue
-        kinds = [k for k in typing.get_args(hints[name]) or (hints[name],) if k in _KINDS]
+        kinds = [k for k in typing.get_args(hints[name]) or (hints[name],) if k in KINDS]
         kind = list[str] if name == "adapter" else kinds[0]  # --adapter may be given several times
         out[name] = (Optional[kind], f"{f.metadata['help']} (default: {shown_default(f)})")
     return out
@@ -417,31 +361,19 @@ def load_config(path: str | Path | None, **flags: Any) -> CompareConfig:
     return (CompareConfig.from_yaml(path) if path else CompareConfig()).override(**flags)
 
 
-def _relabel(message: str, labels: dict[str, str], guide: bool) -> str:
-    """An error about a field, reworded with the key the user wrote in the guide's layout."""
-    head, sep, rest = message.partition(": ")
-    if head in labels:
-        return labels[head] + sep + rest
-    for name, label in labels.items():
-        message = message.replace(f"'{name}'", f"'{label}'").replace(f"'{name}.", f"'{label}.")
-    if not guide and message.startswith("unknown key") and "." not in message.split("'")[1]:
-        message += f"; or the inference guide's sections {', '.join(GUIDE_SECTIONS)}"
-    return message
-
-
 def _build(raw: dict[str, Any]) -> CompareConfig:
     raw = dict(raw)
     gate = raw.pop("gate", None) or {}
     if not isinstance(gate, dict) or set(gate) - {"min_delta"}:
         raise UserError("'gate' must be a mapping holding min_delta")
     raw.update(gate)
-    _known(raw, [f.name for f in fields(CompareConfig)], "")
+    known(raw, [f.name for f in fields(CompareConfig)], "")
     nested: dict[str, Any] = {}
     for key, cls in (("sampling", SamplingConfig), ("lora_shape", LoraShape), ("distributed", DistributedConfig)):
         values = raw.pop(key, None) or {}
         if not isinstance(values, dict):
             raise UserError(f"'{key}' must be a mapping of {', '.join(f.name for f in fields(cls))}")
-        _known(values, [f.name for f in fields(cls)], key + ".")
+        known(values, [f.name for f in fields(cls)], key + ".")
         try:
             nested[key] = cls(**values)
         except UserError as e:  # distributed.batch_size is not the top-level batch_size: say which
@@ -459,79 +391,5 @@ def _build(raw: dict[str, Any]) -> CompareConfig:
 def _arm(raw: Any) -> ArmSpec:
     if not isinstance(raw, dict) or "name" not in raw:
         raise UserError("each entry of 'arms' needs at least a 'name'")
-    _known(raw, [f.name for f in fields(ArmSpec)], f"arms.{raw['name']}.")
+    known(raw, [f.name for f in fields(ArmSpec)], f"arms.{raw['name']}.")
     return ArmSpec(**raw)
-
-
-def _known(raw: dict[str, Any], allowed: Any, prefix: str) -> None:
-    unknown = sorted(set(map(str, raw)) - set(allowed))
-    if unknown:
-        raise UserError(f"unknown key '{prefix}{unknown[0]}'; allowed keys: {', '.join(allowed)}")
-
-
-# --- the inference guide's sectioned layout --------------------------------------------------
-
-GUIDE_SECTIONS = ("model", "inference", "evaluation", "output", "optimization", "gate", "distributed")
-
-
-def _guide_keys() -> dict[str, dict[str, str]]:
-    """section -> {guide key: field ("sampling.x" is nested)}, from the declarations' `guide`."""
-    keys: dict[str, dict[str, str]] = {s: {} for s in GUIDE_SECTIONS}
-    keys["model"]["use_lora"] = ""  # false: model_path is a merged model (see `_from_guide`)
-    for f in fields(CompareConfig):
-        inner = [(s.metadata["guide"], f"sampling.{s.name}") for s in fields(SamplingConfig)] \
-            if f.name == "sampling" else [(f.metadata.get("guide"), f.name)]
-        for guide, target in inner:
-            if guide:
-                section, key = guide.split(".")
-                keys[section][key] = target
-    keys["distributed"] = {f.name: f"distributed.{f.name}" for f in fields(DistributedConfig)}
-    return keys
-
-
-GUIDE_KEYS = _guide_keys()
-
-
-
-def _from_guide(raw: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """The guide's sections as a flat mapping, and field -> guide key for error messages."""
-    try:
-        _known(raw, GUIDE_SECTIONS, "")
-    except UserError as e:
-        raise UserError(f"{source}: {e}") from None
-    flat: dict[str, Any] = {"sampling": {}, "distributed": {}}
-    labels = {"r": "model.lora.r", "alpha": "model.lora.alpha", "dropout": "model.lora.dropout",
-              "lora_shape": "model.lora", "dtype": "optimization.fp16"}
-    for section, keys in GUIDE_KEYS.items():
-        values = raw.get(section) or {}
-        if not isinstance(values, dict):
-            raise UserError(f"{source}: '{section}' must be a mapping of settings, got {values!r}")
-        try:
-            _known(values, keys, section + ".")
-        except UserError as e:
-            raise UserError(f"{source}: {e}") from None
-        for key, value in values.items():
-            target = keys[key]
-            if target.startswith("distributed."):  # its errors already name the section
-                flat["distributed"][key] = value
-                continue
-            labels[target.split(".")[-1]] = f"{section}.{key}"
-            if target.startswith("sampling."):
-                flat["sampling"][target.split(".")[1]] = value
-            elif target == "dtype":
-                if not isinstance(value, bool):
-                    raise UserError(f"{source}: {section}.{key}: {value!r} is not allowed; allowed: true or false")
-                flat["dtype"] = "half" if value else "auto"
-            elif target:
-                flat[target] = value
-    model = raw.get("model") or {}
-    use_lora = model.get("use_lora", True)
-    if not isinstance(use_lora, bool):
-        raise UserError(f"{source}: model.use_lora: {use_lora!r} is not allowed; allowed: true or false")
-    if not use_lora:
-        if not (model.get("base_model") and model.get("model_path")):
-            raise UserError(f"{source}: model.use_lora is false: set model.base_model (the base) and "
-                            "model.model_path (the merged fine-tuned model) to compare the two")
-        merged = flat.pop("adapter")
-        flat["arms"] = [{"name": "base"}, {"name": "grpo", "system_prompt": "xml_cot", "model": merged}]
-    return flat, labels

@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .config import CompareConfig
+from .config import CompareConfig, SamplingConfig
 from .datasets import load_problems
 from .demo import BUILTIN_DATASET
 from .errors import UserError
@@ -33,7 +33,7 @@ from .report import pair_line
 from .session import Session
 from .stats import percent, sample_metrics
 from .summary import split_samples
-from .types import ArmResult, Comparison, GenKey, Problem
+from .types import ArmResult, Comparison, GenKey, Problem, Sampling
 
 ANSWER_STYLE = "bold black on yellow"
 
@@ -55,6 +55,7 @@ class GRPOInference:
 
     @property
     def config(self) -> CompareConfig:
+        """The settings as given (flags over YAML); what the session resolved is `session.plan`."""
         return self.session.config
 
     def preprocess_prompt(self, problem: str, arm: str | None = None) -> str:
@@ -67,10 +68,12 @@ class GRPOInference:
         """One answer: `prompt` is a question, or a prompt returned by `preprocess_prompt`."""
         return self.ask(self._questions.get(prompt, prompt), [arm or self.arm])[arm or self.arm]
 
-    def ask(self, question: str, arms: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
-        """One question through several arms in one engine call: {arm: {prompt, response, answer, full_output}}."""
+    def ask(self, question: str, arms: Sequence[str] | None = None, sampling: Sampling | None = None
+            ) -> dict[str, dict[str, Any]]:
+        """One question through several arms in one engine call: {arm: {prompt, response, answer, full_output}}.
+        `sampling` defaults to the session's plan."""
         names = self.session.arm_names(arms)
-        results = self.session.run([Problem("0", question, None)], names, num_samples=1)
+        results = self.session.run([Problem("0", question, None)], names, num_samples=1, sampling=sampling)
         return {a: response_record(results[GenKey("0", a)]) for a in names}
 
     def batch_inference(self, problems: Sequence[str], batch_size: int | None = None) -> list[dict[str, Any]]:
@@ -106,7 +109,7 @@ class GRPOInference:
         """The evaluation format per arm, and (two or more arms) the paired `Comparison`, written
         with `log_dir` as a full run directory."""
         names = self.session.arm_names(arms)
-        if dataset_name is None and self.config.dataset == BUILTIN_DATASET and not self.session.demo:
+        if dataset_name is None and self.session.plan.dataset == BUILTIN_DATASET and not self.session.plan.demo:
             raise UserError("no dataset to evaluate: pass --dataset (hub id or local file) or set evaluation.dataset_name")
         flags = dict(dataset=dataset_name, split=split, max_samples=max_samples, batch_size=batch_size)
         start = time.perf_counter()
@@ -114,7 +117,7 @@ class GRPOInference:
             c = self.session.compare(log_dir, arms=names, **flags)
             problems, samples = list(c.problems), c.samples
         else:
-            c, problems = None, self.session.problems(self.config.override(**flags))
+            c, problems = None, self.session.problems(self.session.for_call(names, **flags))
             _, samples = split_samples(self.session.run(problems, names, batch_size))
             problems = [p for p in problems if (p.id, names[0]) in samples]
         seconds = time.perf_counter() - start
@@ -284,6 +287,7 @@ class ChatSession:
 
     def __init__(self, inf: GRPOInference, console: Console, arms: Sequence[str], save_to: Path) -> None:
         self.inf, self.console, self.arms, self.save_to = inf, console, list(arms), save_to
+        self.sampling = inf.session.plan.sampling  # /temperature and /max-tokens change it for this chat
         self.turns: list[dict[str, Any]] = []
         self.last: str | None = None
 
@@ -308,10 +312,10 @@ class ChatSession:
         self.console.print("bye")
 
     def answer(self, question: str) -> None:
-        answers = self.inf.ask(question, self.arms)
+        answers = self.inf.ask(question, self.arms, self.sampling)
         self.last = question
         show_answers(self.console, question, answers)
-        s = self.inf.config.sampling
+        s = self.sampling
         self.turns.append({"question": question, "temperature": s.temperature, "max_tokens": s.max_tokens,
                            "arms": {a: {k: v[k] for k in ("prompt", "response", "answer")} for a, v in answers.items()}})
 
@@ -327,11 +331,11 @@ class ChatSession:
             self.arms = arms_for(self.inf, arg or None)
             self.console.print(f"arms: {', '.join(self.arms)}")
         elif name in ("/temperature", "/temp"):
-            self.inf.session.set_sampling(temperature=_number(arg, float, name))
-            self.console.print(f"temperature: {self.inf.config.sampling.temperature}")
+            self.sampling = SamplingConfig.of(self.sampling, temperature=_number(arg, float, name))
+            self.console.print(f"temperature: {self.sampling.temperature}")
         elif name == "/max-tokens":
-            self.inf.session.set_sampling(max_tokens=_number(arg, int, name))
-            self.console.print(f"max tokens: {self.inf.config.sampling.max_tokens}")
+            self.sampling = SamplingConfig.of(self.sampling, max_tokens=_number(arg, int, name))
+            self.console.print(f"max tokens: {self.sampling.max_tokens}")
         elif name == "/prompt":
             question = arg or self.last
             if question is None:
@@ -353,11 +357,10 @@ class ChatSession:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        s = self.inf.config
-        session = {"model": s.model, "adapter": s.adapter,
-                   "arms": self.arms, "sampling": {"temperature": s.sampling.temperature, "top_p": s.sampling.top_p,
-                                                   "top_k": s.sampling.top_k, "max_tokens": s.sampling.max_tokens,
-                                                   "seed": s.sampling.seed},
+        p, s = self.inf.session.plan, self.sampling
+        session = {"model": p.model, "adapter": p.adapter, "arms": self.arms,
+                   "sampling": {"temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k,
+                                "max_tokens": s.max_tokens, "seed": s.seed},
                    "turns": self.turns}
         path.write_text(json.dumps(session, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

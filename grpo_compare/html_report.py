@@ -31,14 +31,13 @@ Span = tuple[int, int]
 def render_report(c: Comparison, summary: dict[str, Any] | None = None) -> str:
     """The whole page as one string; `summary` defaults to the comparison's own."""
     s = summary if summary is not None else c.summary
-    cfg = c.config
+    plan = c.config
     base, treat = s["baseline"], s["treatment"]
     plots = "".join(f"<figure>{svg}</figure>" for svg in figures(c).values())
-    adapter = cfg.adapter if not isinstance(cfg.adapter, tuple) else f"{len(cfg.adapter)} adapters"
-    facts = [f"model {cfg.model or 'demo model'}", f"adapter {adapter or 'demo adapter'}",
-             f"dataset {cfg.dataset or 'built-in demo problems'}", f"{s['n']} problems",
-             f"temperature {cfg.sampling.temperature:g}", f"top_p {cfg.sampling.top_p:g}",
-             f"max_tokens {cfg.sampling.max_tokens}"]
+    adapter = plan.adapter if not isinstance(plan.adapter, tuple) else f"{len(plan.adapter)} adapters"
+    facts = [f"model {plan.model}", f"adapter {adapter or 'none'}", f"dataset {plan.dataset}", f"{s['n']} problems",
+             f"temperature {plan.sampling.temperature:g}", f"top_p {plan.sampling.top_p:g}",
+             f"max_tokens {plan.sampling.max_tokens}"]
     return "\n".join([
         '<!doctype html><html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',

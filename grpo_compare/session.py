@@ -14,28 +14,25 @@ engine in batches, and each finished result is scored and appended to generation
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import zlib
-from dataclasses import replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rich.markup import escape
 
-from .adapters import AdapterInfo, expand_adapters, inspect_adapter, read_model_config
-from .config import BACKENDS, DEFAULT_ARMS, ArmSpec, CompareConfig, SamplingConfig
+from .config import CompareConfig
 from .datasets import load_problems
-from .demo import BUILTIN_DATASET, demo_adapter_path, demo_model_path, demo_problems
-from .engines import Engine, adopt, choose_backend, has_cuda, live_vllm, resolve_strategy, start_engine
+from .demo import BUILTIN_DATASET, demo_problems
+from .engines import Engine, adopt, choose_backend, has_cuda, held_backend, live_vllm, resolve_strategy, start_engine
 from .errors import UserError
+from .plan import Launch, RunPlan, plan
 from .prompts import render
 from .rundir import RunDir, fingerprint, record_key, result
 from .runs import write_outputs
 from .scoring import score
 from .summary import comparison
-from .types import AdapterCheck, Arm, ArmResult, Comparison, Generation, Problem, Request, Results
+from .types import AdapterCheck, Arm, ArmResult, Comparison, Generation, Problem, Request, Results, Sampling
 from .ui import err, progress
 
 COMPILE_MIN_TOKENS = 400_000  # token budget (rows x max_tokens) past which a compiled engine pays off on CPU
@@ -45,52 +42,45 @@ class Session:
     """One loaded model serving every arm. `engine` is an engine the caller already holds: a
     `vllm.LLM`, an unsloth model loaded with `fast_inference=True`, or one of `grpo_compare.engines`;
     it is used as it is (its model and tokenizer too, unless given) and left open. Otherwise one is
-    started on first use and closed by `close()`."""
+    started on first use and closed by `close()`.
+
+    `config` is the user's settings as given; `plan` is what the run does with them, resolved
+    once; `launch` what the engine's start decided (None before it)."""
 
     def __init__(self, config: CompareConfig | None = None, engine: Any = None, tokenizer: Any = None,
                  **flags: Any) -> None:
-        config = (config or CompareConfig()).override(**flags)
+        self.config = (config or CompareConfig()).override(**flags)
         live = live_vllm(engine)
-        if live is not None and config.model is None:  # the model is the one the engine holds
-            config = replace(config, model=str(live.llm_engine.model_config.model))
-        config = config.resolved()
-        self.demo = config.is_demo
-        self.model = resolve_model(config) if live is None else str(config.model)
-        if engine is None:
-            check_context_window(config.max_model_len, self.model)
-        config, self.adapters = resolve_adapters(config, self.model)  # every adapter checked before weights load
-        if len(self.adapters) == 1:
-            check_lora_shape(config, next(iter(self.adapters)))
-        single = next(iter(self.adapters)) if len(self.adapters) == 1 else None
-        self.arms = {s.name: s.resolve(single) for s in config.arms}
+        self.plan = plan(self.config, held_backend(engine) if engine is not None else None,
+                         str(live.llm_engine.model_config.model) if live is not None else None)
+        self.arms = {a.name: a for a in self.plan.arms}
         self._tokenizer = tokenizer or (live.get_tokenizer() if live else None)
-        engine = adopt(engine, list(self.adapters.values())) if engine is not None else None
-        self._engine, self._owned, self._auto_backend = engine, engine is None, False
-        backend = config.backend  # auto is decided on first need (`backend()`)
-        if engine is not None:  # an engine the caller holds serves the adapter rows itself
-            backend = engine.name if engine.name in BACKENDS else config.backend
-            config = replace(config, lora_strategy="mixed" if config.lora_strategy == "auto" else config.lora_strategy)
-            resolve_strategy(config.lora_strategy, backend, list(self.adapters.values()), 0)  # refused before generating
-        # config.yaml records what the run really used, not "null" for the embedded defaults
-        self.config = replace(config, backend=backend, model=self.model, dataset=config.dataset or BUILTIN_DATASET)
+        self._engine = adopt(engine, self.plan.adapters) if engine is not None else None
+        self._owned = engine is None
+        if engine is not None:  # refused before generating
+            resolve_strategy(self.plan.lora_strategy, self.plan.backend, self.plan.adapters, 0)
+        self._backend: tuple[str, bool] | None = None  # the backend once decided, and whether `auto` decided it
+        self.launch: Launch | None = None
         self.render = lru_cache(maxsize=4096)(self._render)
 
     @cached_property
     def tokenizer(self) -> Any:
         """The model's tokenizer, loaded on first use: a wrong dataset path is named before it loads."""
-        return checked_tokenizer(self._tokenizer, self.model) if self._tokenizer else load_tokenizer(self.model)
+        return checked_tokenizer(self._tokenizer, self.plan.model) if self._tokenizer else load_tokenizer(self.plan.model)
 
     # --- engine --------------------------------------------------------------------------------
 
     def backend(self) -> str:
         """The backend, `auto` decided on first need: asking whether vLLM runs here imports it (seconds),
-        so a wrong dataset path is named before that."""
-        if self.config.backend == "auto":
-            self._auto_backend = True
-            backend, why = choose_backend("auto")
-            err.print(f"[bold]backend {backend}[/] ({why})", highlight=False)
-            self.config = replace(self.config, backend=backend)
-        return self.config.backend
+        so a wrong dataset path is named before that. After the engine starts, the launch's."""
+        if self.launch is not None:
+            return self.launch.backend
+        if self._backend is None:
+            backend, why = choose_backend(self.plan.backend)
+            if why:
+                err.print(f"[bold]backend {backend}[/] ({why})", highlight=False)
+            self._backend = backend, bool(why)
+        return self._backend[0]
 
     @property
     def engine(self) -> Engine:
@@ -99,48 +89,54 @@ class Session:
 
     def start(self, rows: int) -> Engine:
         """Start the engine for a first workload of `rows` generations (the LoRA strategy `auto`
-        weighs a second engine start against it); the config records the strategy chosen."""
+        weighs a second engine start against it); `launch` records what was decided."""
         if self._engine is None:
-            self.backend()
-            c = self.config
-            if c.device == "cuda" and not has_cuda() and c.backend != "ray":  # Ray's GPUs are on its workers
-                raise UserError("device is 'cuda' but no CUDA GPU is visible: use device auto or cpu")
-            adapters = list(self.adapters.values())
-            try:
-                strategy, why = resolve_strategy(c.lora_strategy, c.backend, adapters, rows)
-            except UserError:  # the auto backend moves to peft itself when vLLM cannot serve an adapter
-                if not self._auto_backend or c.lora_strategy != "auto" or any(a.refusal("hf") for a in adapters):
-                    raise
-                unserved = sorted({f for a in adapters for f in a.unserved("mixed") + a.unserved("merged")})
-                err.print(f"[bold]backend hf[/] (auto: only transformers + peft serves the adapter's "
-                          f"{', '.join(unserved)})", highlight=False)
-                c = self.config = replace(c, backend="hf")
-                strategy, why = resolve_strategy(c.lora_strategy, c.backend, adapters, rows)
-            mode = c.engine_mode
-            if mode == "auto":  # compiling costs ~40 s at every start on CPU (its cache never loads)
-                mode = "compiled" if has_cuda() or rows * c.sampling.max_tokens >= COMPILE_MIN_TOKENS else "eager"
-            others = sorted({a.model for a in self.arms.values() if a.model})
-            names = [str(p) for p in self.adapters] if len(self.adapters) < 3 else [f"{len(self.adapters)} adapters"]
-            err.print(f"[bold]Loading[/] {self.model} with {c.backend} ({mode})"
-                      + (f" + {', '.join(names)}, LoRA strategy {strategy}" if self.adapters else "")
-                      + (f" ({why})" if why else "")
-                      + (f"; {', '.join(others)} swapped in for the arms it serves" if others else ""), highlight=False)
-            self.config = replace(c, lora_strategy=strategy, engine_mode=mode)
-            self._engine = start_engine(c.backend, strategy, self.model, adapters, others, mode=mode,
-                                        max_model_len=c.max_model_len, seed=c.sampling.seed, dtype=c.dtype,
-                                        device=c.device, progress=False, gpu_memory_utilization=c.gpu_memory_utilization,
-                                        **({"distributed": c.distributed, "warn": warn} if c.backend == "ray" else {}))
+            p, launch = self.plan, self.decide(rows)
+            backend = launch.backend
+            others = sorted({a.model for a in p.arms if a.model})
+            self._engine = start_engine(backend, launch.lora_strategy, p.model, p.adapters, others, mode=launch.engine_mode,
+                                        max_model_len=p.config.max_model_len, seed=p.sampling.seed,
+                                        dtype=p.config.dtype, device=p.config.device, progress=False,
+                                        gpu_memory_utilization=p.config.gpu_memory_utilization,
+                                        **({"distributed": p.config.distributed, "warn": warn} if backend == "ray" else {}))
+            self.launch = launch
+        elif self.launch is None:  # an engine the caller holds
+            self.launch = Launch(self.backend(), self.plan.lora_strategy, self.plan.config.engine_mode)
         return self._engine
+
+    def decide(self, rows: int) -> Launch:
+        """The backend, LoRA strategy and engine mode for a first workload of `rows` generations,
+        each said on the terminal with why."""
+        p, backend = self.plan, self.backend()
+        if p.config.device == "cuda" and not has_cuda() and backend != "ray":  # Ray's GPUs are on its workers
+            raise UserError("device is 'cuda' but no CUDA GPU is visible: use device auto or cpu")
+        try:
+            strategy, why = resolve_strategy(p.lora_strategy, backend, p.adapters, rows)
+        except UserError:  # the auto backend moves to peft itself when vLLM cannot serve an adapter
+            auto = self._backend is not None and self._backend[1]
+            if not auto or p.lora_strategy != "auto" or any(a.refusal("hf") for a in p.adapters):
+                raise
+            unserved = sorted({f for a in p.adapters for f in a.unserved("mixed") + a.unserved("merged")})
+            err.print(f"[bold]backend hf[/] (auto: only transformers + peft serves the adapter's "
+                      f"{', '.join(unserved)})", highlight=False)
+            backend = "hf"
+            strategy, why = resolve_strategy(p.lora_strategy, backend, p.adapters, rows)
+        mode = p.config.engine_mode
+        if mode == "auto":  # compiling costs ~40 s at every start on CPU (its cache never loads)
+            mode = "compiled" if has_cuda() or rows * p.sampling.max_tokens >= COMPILE_MIN_TOKENS else "eager"
+        others = sorted({a.model for a in p.arms if a.model})
+        names = [str(a.path) for a in p.adapters] if len(p.adapters) < 3 else [f"{len(p.adapters)} adapters"]
+        err.print(f"[bold]Loading[/] {p.model} with {backend} ({mode})"
+                  + (f" + {', '.join(names)}, LoRA strategy {strategy}" if p.adapters else "")
+                  + (f" ({why})" if why else "")
+                  + (f"; {', '.join(others)} swapped in for the arms it serves" if others else ""), highlight=False)
+        return Launch(backend, strategy, mode)
 
     def close(self) -> None:
         """Free the engine this session started (an engine the caller passed in stays open)."""
         if self._owned and self._engine is not None:
             self._engine.close()
             self._engine = None
-
-    def set_sampling(self, **values: Any) -> None:
-        """Change sampling between calls (temperature, top_p, top_k, max_tokens, seed)."""
-        self.config = self.config.override(**values)
 
     # --- problems × arms -> results --------------------------------------------------------------
 
@@ -157,14 +153,14 @@ class Session:
     def requests(self, problems: Sequence[Problem], arms: Sequence[str], num_samples: int = 1
                  ) -> tuple[list[Request], list[str]]:
         """`build_requests` for this session's arms, tokenizer and context window."""
-        limit = self._engine.max_model_len if self._engine is not None else self.config.max_model_len
-        return build_requests(problems, [self.arms[a] for a in arms], self.tokenizer, self.config.sampling.seed,
+        limit = self._engine.max_model_len if self._engine is not None else self.plan.config.max_model_len
+        return build_requests(problems, [self.arms[a] for a in arms], self.tokenizer, self.plan.sampling.seed,
                               limit, num_samples, lambda question, arm: self.render(question, arm.name))
 
-    def generate(self, requests: Sequence[Request], batch: int, sampling: SamplingConfig | None = None,
+    def generate(self, requests: Sequence[Request], batch: int, sampling: Sampling | None = None,
                  sink: Callable[[ArmResult, Problem], None] | None = None) -> Results:
         """Generate in engine calls of at most `batch` rows and score each completion against its
-        problem's gold; keyed by (problem id, arm, sample)."""
+        problem's gold; keyed by (problem id, arm, sample). `sampling` defaults to the plan's."""
         results: Results = {}
         if not requests:
             return results
@@ -174,7 +170,7 @@ class Session:
             for i in range(0, len(requests), step):
                 part = requests[i:i + step]
                 problems = {r.problem.id: r.problem for r in part}
-                for gen in engine.stream(part, sampling or self.config.sampling):
+                for gen in engine.stream(part, sampling or self.plan.sampling):
                     res = ArmResult(gen, score(gen.completion, problems[gen.problem_id].gold))
                     results[gen.key] = res
                     if sink:
@@ -183,21 +179,27 @@ class Session:
         return results
 
     def run(self, problems: Sequence[Problem], arms: Sequence[str], batch_size: int | None = None,
-            num_samples: int | None = None) -> Results:
+            num_samples: int | None = None, sampling: Sampling | None = None) -> Results:
         """Render, generate (all arms of a problem in the same engine call) and score."""
-        k = num_samples or self.config.num_samples
+        k = num_samples or self.plan.num_samples
         requests, _ = self.requests(problems, arms, k)
         if not requests:
-            raise UserError(f"the prompt is longer than the context window ({self.config.max_model_len} tokens): "
+            raise UserError(f"the prompt is longer than the context window ({self.plan.config.max_model_len} tokens): "
                             "raise --max-model-len")
-        return self.generate(requests, (batch_size or self.config.batch_size) * len(arms) * k)
+        return self.generate(requests, (batch_size or self.plan.config.batch_size) * len(arms) * k, sampling)
 
-    def problems(self, config: CompareConfig | None = None) -> list[Problem]:
+    def problems(self, call: RunPlan | None = None) -> list[Problem]:
         """The dataset's problems, or the built-in held-out demo problems."""
-        c = config or self.config
-        if c.dataset in (None, BUILTIN_DATASET):
+        p = call or self.plan
+        c = p.config
+        if p.dataset == BUILTIN_DATASET:
             return demo_problems("eval", n=c.max_samples or 100)
-        return load_problems(c.dataset, c.split, c.max_samples, c.question_field, c.answer_field)
+        return load_problems(p.dataset, c.split, c.max_samples, c.question_field, c.answer_field)
+
+    def for_call(self, arms: Sequence[str], **flags: Any) -> RunPlan:
+        """The plan of one call: these arms, and the dataset settings `flags` (dataset, split,
+        max_samples, batch_size) over the session's; everything else as planned."""
+        return self.plan.narrowed(arms, self.config.override(**flags))
 
     # --- a whole comparison ----------------------------------------------------------------------
 
@@ -207,22 +209,20 @@ class Session:
         run's files are written there, and an unfinished run there is resumed. `flags` override
         the dataset settings for this call (dataset, split, max_samples, batch_size)."""
         names = self.arm_names(arms)
-        cfg = self.config.override(**flags)
-        cfg = replace(cfg, arms=tuple(s for s in cfg.arms if s.name in names))
-        problems = list(problems) if problems is not None else self.problems(cfg)
-        k = cfg.num_samples
+        call = self.for_call(names, **flags)
+        problems = list(problems) if problems is not None else self.problems(call)
+        k = call.num_samples
         requests, skipped = self.requests(problems, names, k)
         if not requests:
             raise UserError("every problem is longer than the context window: raise --max-model-len")
-        cfg = replace(cfg, backend=self.backend())
         run = RunDir(output_dir) if output_dir else None
         with run or contextlib.nullcontext():
             done: dict = {}
             if run:
-                if run.start(fingerprint(cfg, self.model, list(self.adapters.values()), self.tokenizer)):
+                if run.start(fingerprint(call, self.backend(), self.tokenizer)):
                     done = run.finished()
                     err.print(f"[bold]Resuming[/] {run.path}: {len(done)} of {len(requests)} generations "
-                                  "already done", highlight=False)
+                              "already done", highlight=False)
             todo = [r for r in requests if record_key(r.problem.id, r.prompt_text, r.arm.name, r.sample) not in done]
             results: Results = {}
             for rec in done.values():
@@ -230,11 +230,10 @@ class Session:
                 if res.generation.sample < k and res.generation.arm in names:
                     results[res.generation.key] = res
             check = run.saved_summary().get("adapter_check") if run else None
-            new, check = self.generate_run(todo, requests, cfg.batch_size * len(names) * k, run, check)
+            new, check = self.generate_run(todo, requests, call.config.batch_size * len(names) * k, run, check)
             results |= new
-            used = replace(cfg, lora_strategy=self.config.lora_strategy, engine_mode=self.config.engine_mode)
-            c = comparison(used, problems, [self.arms[a] for a in names],
-                           results, skipped, check)
+            launch = self.launch or Launch(self.backend(), call.lora_strategy, call.config.engine_mode)
+            c = comparison(call.launched(launch), problems, call.arms, results, skipped, check)
             if run:
                 write_outputs(run.path, c)
         return c
@@ -244,7 +243,7 @@ class Session:
         """`generate` for a run, and the adapter check: a call of its own; or, where every engine call
         restarts the workers (`whole_run`), two more rows of the run's one call, never written to the run."""
         lora_arm, ride = None, []
-        if self.adapters and (todo or check is None):  # a deleted summary.json gets its check again
+        if self.plan.adapters and (todo or check is None):  # a deleted summary.json gets its check again
             engine = self.start(len(todo))
             if engine.whole_run and todo:
                 lora_arm, ride = self.check_pair(requests)
@@ -259,11 +258,11 @@ class Session:
         results = self.generate([*todo, *ride], batch, sink=sink)
         gens = [results.pop(key).generation for key in extra if key in results]
         if lora_arm is not None and len(gens) == 2:  # same seed in both rows: only the LoRA differs
-            method = "greedy output" if self.config.sampling.temperature == 0 else "same-seed output"
+            method = "greedy output" if self.plan.sampling.temperature == 0 else "same-seed output"
             check = self.judge_check(lora_arm, ride, gens, method)
-        first = next((a.adapter for a in self.arms.values() if a.adapter in self.adapters), None)
+        first = next((a.adapter for a in self.arms.values() if a.adapter is not None), None)
         if check is not None and first is not None and "applied" not in check:
-            check = AdapterCheck(**check, applied=self.adapters[first].applied)
+            check = AdapterCheck(**check, applied=first.applied)
         return results, check
 
     def adapter_check(self, requests: Sequence[Request], engine: Engine, max_tokens: int = 32) -> AdapterCheck | None:
@@ -271,16 +270,16 @@ class Session:
         change where the engine knows it; else one prompt, the same messages with and without the
         LoRA, greedy: identical output means zero weights, wrong target modules or another base model."""
         lora_arm, pair = self.check_pair(requests)
-        if lora_arm is None:
+        if lora_arm is None or lora_arm.adapter is None:
             return None
-        known = engine.weights_check(lora_arm.adapter)  # type: ignore[arg-type]
+        known = engine.weights_check(lora_arm.adapter)
         if known is not None:
             if known.get("unchanged"):
-                err.print(f"[bold yellow]warning:[/] merging {lora_arm.adapter} left {len(known['unchanged'])} of the "
-                          f"modules it wraps unchanged ({escape(', '.join(known['unchanged'][:3]))}...): zero weights "
-                          "there?", highlight=False)
+                err.print(f"[bold yellow]warning:[/] merging {lora_arm.adapter.path} left {len(known['unchanged'])} of "
+                          f"the modules it wraps unchanged ({escape(', '.join(known['unchanged'][:3]))}...): zero "
+                          "weights there?", highlight=False)
             return known
-        gens = engine.generate(pair, SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=max_tokens))
+        gens = engine.generate(pair, Sampling(temperature=0.0, top_p=1.0, max_tokens=max_tokens))
         return self.judge_check(lora_arm, pair, gens, "greedy output")
 
     def check_pair(self, requests: Sequence[Request]) -> tuple[Arm | None, list[Request]]:
@@ -297,9 +296,10 @@ class Session:
         """The check's verdict from the pair's two completions (same seed, so only the LoRA differs)."""
         identical = gens[0].completion == gens[1].completion
         if identical:
-            err.print(f"[bold yellow]warning:[/] the adapter {lora_arm.adapter} did not change the output on problem "
-                          f"{pair[0].problem.id} ({method}, same messages): zero weights, wrong target modules or "
-                          "another base model?", highlight=False)
+            path = lora_arm.adapter.path if lora_arm.adapter else None
+            err.print(f"[bold yellow]warning:[/] the adapter {path} did not change the output on problem "
+                      f"{pair[0].problem.id} ({method}, same messages): zero weights, wrong target modules or "
+                      "another base model?", highlight=False)
         return AdapterCheck(method=method, identical=identical, problem_id=pair[0].problem.id, arm=lora_arm.name,
                             without_adapter=gens[0].completion, with_adapter=gens[1].completion)
 
@@ -328,64 +328,6 @@ def compare(config: CompareConfig | None = None, engine: Any = None, output_dir:
         return session.compare(output_dir, problems)
     finally:
         session.close()
-
-
-def resolve_model(config: CompareConfig) -> str:
-    """The model folder (demo model when none is given) or a hub id known to be loadable."""
-    if config.model is None:
-        return str(demo_model_path())
-    path = Path(config.model).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise UserError(f"{path} has no config.json: pass a Hugging Face model folder or hub id to --model")
-        return str(path)
-    if path.exists() or config.model.startswith((".", "/", "~")) or config.model.count("/") != 1:
-        raise UserError(f"model '{config.model}' not found: pass a local model folder or a hub id like org/name")
-    return config.model
-
-
-CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "max_sequence_length")
-
-
-def check_context_window(max_model_len: int, model: str) -> None:
-    """Refuse a max_model_len above the local model's own context (vLLM refuses it only after
-    loading the weights); rope scaling's factor extends that context, as vLLM counts it."""
-    cfg = read_model_config(model)
-    if cfg is None or os.environ.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN") == "1":
-        return
-    lengths = [v for k in CONTEXT_KEYS if isinstance(v := cfg.get(k), int) and not isinstance(v, bool) and v > 0]
-    if not lengths:
-        return
-    rope = cfg.get("rope_scaling")
-    factor = rope.get("factor") if isinstance(rope, dict) else None
-    limit = int(min(lengths) * (factor if isinstance(factor, (int, float)) and factor >= 1 else 1))
-    if max_model_len > limit:
-        raise UserError(f"max_model_len: {max_model_len} is above the context of {model} ({limit} tokens, from its "
-                        f"config.json): pass --max-model-len {limit} or less")
-
-
-def resolve_adapters(config: CompareConfig, model: str) -> tuple[CompareConfig, dict[Path, AdapterInfo]]:
-    """The adapters to load (the shipped demo adapter for the demo model), each checked before any
-    weights load. Several adapters, or a folder of checkpoints, with the default arms make one arm
-    per adapter (named after its folder, with the XML-CoT prompt) beside the base arm."""
-    value = config.adapter or (str(demo_adapter_path()) if config.model is None else None)
-    paths = expand_adapters(value) if value else []
-    arms = config.arms
-    if len(paths) > 1 and arms == DEFAULT_ARMS:
-        arms = (arms[0], *(ArmSpec(name, lora=str(p), system_prompt="xml_cot") for name, p in zip(arm_names(paths), paths)))
-    if any(a.lora is True for a in arms) and len(paths) != 1:
-        raise UserError("no adapter given: pass --adapter <PEFT LoRA folder> (or arms without lora)" if not paths else
-                        f"{len(paths)} adapters given but an arm says `lora: true`: name each arm's own adapter (lora: <folder>)")
-    own = [Path(a.lora).expanduser() for a in arms if isinstance(a.lora, str)]
-    adapters = {p: inspect_adapter(p, model, allow_pickle=config.allow_pickle) for p in dict.fromkeys([*paths, *own])}
-    recorded = None if not paths else str(paths[0]) if len(paths) == 1 else tuple(map(str, paths))
-    return replace(config, arms=arms, adapter=recorded), adapters
-
-
-def arm_names(paths: Sequence[Path]) -> list[str]:
-    """An arm name per adapter folder: its name (checkpoint-200), with its parent's where two share one."""
-    names = [p.name for p in paths]
-    return [f"{p.parent.name}-{p.name}" if names.count(p.name) > 1 or p.name == "base" else p.name for p in paths]
 
 
 def load_tokenizer(model: str) -> Any:
@@ -431,13 +373,3 @@ def build_requests(problems: Sequence[Problem], arms: Sequence[Arm], tokenizer: 
 def problem_seed(base_seed: int, problem_id: str, sample: int = 0) -> int:
     """One seed per problem (and sample), the same in every arm, stable across runs and batches."""
     return zlib.crc32(f"{base_seed}:{problem_id}:{sample}".encode()) & 0x7FFFFFFF
-
-
-def check_lora_shape(config: CompareConfig, adapter: Path) -> None:
-    """Warn when the guide's model.lora disagrees with the adapter's adapter_config.json (which wins)."""
-    saved = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
-    for key, theirs in (("r", saved.get("r")), ("alpha", saved.get("lora_alpha")), ("dropout", saved.get("lora_dropout"))):
-        ours = getattr(config.lora_shape, key)
-        if ours is not None and theirs is not None and float(ours) != float(theirs):
-            err.print(f"[yellow]warning:[/] model.lora.{key} is {ours} but {adapter} was saved with {theirs}; "
-                          "the adapter's own value is used", highlight=False)

@@ -1,7 +1,7 @@
 """Results into a `Comparison`: the side-by-side table and the typed summary (per-arm rates,
 and the paired statistics of the treatment arm against the baseline arm).
 
-    c = comparison(config, problems, arms, results)
+    c = comparison(plan, problems, arms, results)
     c.table.query("outcome == 'fixed'")
     c.summary["delta_accuracy"], c.summary["mcnemar_p"]
 
@@ -24,14 +24,15 @@ ARM_COLUMNS = ("answer", "extractor", "correct", "strict_format", "soft_format")
 OUTCOMES = ("fixed", "broken", "both_correct", "both_wrong", "ungraded")
 
 
-def comparison(config: Any, problems: Sequence[Problem], arms: Sequence[Arm], results: Results,
+def comparison(plan: Any, problems: Sequence[Problem], arms: Sequence[Arm], results: Results,
                skipped: Sequence[str] = (), adapter_check: AdapterCheck | None = None) -> Comparison:
-    """The Comparison of `results` keyed (problem id, arm, sample); problems lacking an arm are left out."""
+    """The Comparison of `results` keyed (problem id, arm, sample), under the run's `plan`
+    (`grpo_compare.plan.RunPlan`); problems lacking an arm are left out."""
     first, samples = split_samples(results)
     kept = tuple(p for p in problems if all((p.id, a.name) in first for a in arms))
     table = comparison_table(kept, arms, first)
-    summary = summarize(table, arms, kept, samples, config.num_samples, list(skipped), adapter_check)
-    return Comparison(config, kept, tuple(arms), first, samples, table, summary, tuple(skipped))
+    summary = summarize(table, arms, kept, samples, plan.num_samples, list(skipped), adapter_check)
+    return Comparison(plan, kept, tuple(arms), first, samples, table, summary, tuple(skipped))
 
 
 def split_samples(results: Results) -> tuple[dict[tuple[str, str], ArmResult], dict[tuple[str, str], tuple[ArmResult, ...]]]:

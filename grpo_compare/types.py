@@ -7,11 +7,12 @@ Everything here is data; behaviour lives in the modules that use it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, NotRequired, Optional, TypedDict
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .adapters import AdapterInfo
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,26 @@ class Problem:
 
 @dataclass(frozen=True)
 class Arm:
-    """One way of asking the model: which adapter (None = base weights), which system prompt,
-    and, for an arm served by another full model (a merged fine-tune), that model."""
+    """One way of asking the model: which adapter (its record, read once from its folder; None =
+    base weights), which system prompt (the text), and, for an arm served by another full model
+    (a merged fine-tune), that model."""
 
     name: str
-    adapter: Path | None = None
+    adapter: AdapterInfo | None = None
     system_prompt: str | None = None
     model: str | None = None
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling as a run uses it, every field set (`SamplingConfig.filled` fills a config's unset
+    fields with the default of the run's kind). Engines take this and nothing looser."""
+
+    temperature: float
+    top_p: float
+    max_tokens: int
+    seed: int = 0
+    top_k: int = 0
 
 
 class GenKey(NamedTuple):
@@ -157,7 +171,7 @@ class Comparison:
     """Every arm's results on the same problems, the side-by-side `table` (one row per problem)
     and the `summary`. Built by `grpo_compare.summary.comparison`."""
 
-    config: Any  # the run's CompareConfig
+    config: Any  # the run's plan (grpo_compare.plan.RunPlan): the settings and what they resolved to
     problems: tuple[Problem, ...]
     arms: tuple[Arm, ...]
     results: dict[tuple[str, str], ArmResult]  # (problem id, arm) -> sample 0

@@ -303,7 +303,7 @@ def test_auto_moves_to_peft_for_an_adapter_only_peft_serves(adapters, demo_model
     try:
         problems = demo_problems("eval", n=2)
         results = session.run(problems, ["grpo"])
-        assert session.config.backend == "hf"
+        assert session.launch.backend == "hf"
         tok = load_tokenizer(str(demo_model))
         for p, t in zip(problems, truth["lora_bias"]):
             assert agrees(tok, results[(p.id, "grpo", 0)].generation.completion, t) is None

@@ -16,19 +16,21 @@ import pytest
 
 from conftest import in_own_process, shared_file
 from grpo_compare.adapters import AdapterInfo, inspect_adapter
-from grpo_compare.config import DEFAULT_ARMS, SamplingConfig
+from grpo_compare.config import CompareConfig
 from grpo_compare.datasets import load_problems
 from grpo_compare.engines import choose_backend, has_cuda, make_engine, resolve_strategy, start_engine
 from grpo_compare.errors import UserError
+from grpo_compare.plan import plan
 from grpo_compare.scoring import score
 from grpo_compare.session import build_requests, load_tokenizer
+from grpo_compare.types import Sampling
 
-GREEDY = SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=128)
+GREEDY = Sampling(temperature=0.0, top_p=1.0, max_tokens=128)
 
 
 def gsm8k_requests(demo_model: Path, adapter: Path, n: int):
     problems = load_problems(str(shared_file("gsm8k_test.jsonl")), max_samples=n)
-    arms = [spec.resolve(adapter) for spec in DEFAULT_ARMS]
+    arms = plan(CompareConfig(model=str(demo_model), adapter=str(adapter))).arms  # base, and grpo with the adapter
     requests, skipped = build_requests(problems, arms, load_tokenizer(str(demo_model)), 0, 2048)
     assert not skipped
     return requests
@@ -69,7 +71,7 @@ def test_hf_and_vllm_agree_on_extracted_answers(engine, demo_model, fixture_lora
 @pytest.mark.slow
 def test_unsloth_backend_one_lora_request_both_arms_in_one_call(demo_model, fixture_lora, request, tmp_path):
     requests = gsm8k_requests(demo_model, fixture_lora, 6)
-    sampling = SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=32)
+    sampling = Sampling(temperature=0.0, top_p=1.0, max_tokens=32)
     if "GRPO_TEST_REFERENCE" not in os.environ:  # the session engine's completions, handed to the own process
         done = request.getfixturevalue("engine").generate(requests, sampling)
         (tmp_path / "reference.json").write_text(json.dumps([g.completion for g in done]))
@@ -93,7 +95,7 @@ def test_unsloth_backend_one_lora_request_both_arms_in_one_call(demo_model, fixt
     assert [g.completion for g in first] == reference
     assert [g.completion for g in again] == [g.completion for g in first[:4]]
     assert [(g.problem_id, g.arm) for g in first] == [(r.problem.id, r.arm.name) for r in requests]
-    backend.generate(requests[:2], SamplingConfig(temperature=0.7, top_p=1.0, max_tokens=8, top_k=5))
+    backend.generate(requests[:2], Sampling(temperature=0.7, top_p=1.0, max_tokens=8, top_k=5))
     assert {p.top_k for p in backend.model.fast_generate_params[-1]} == {5}  # top_k reaches unsloth (greedy drops it)
     backend.close()
     assert stand_in.deleted  # unsloth_zoo's delete_vllm freed the engine this backend started
@@ -112,7 +114,7 @@ def test_real_unsloth_on_gpu(demo_model, fixture_lora):
         pytest.skip("needs a CUDA GPU and unsloth (pip install 'grpo-compare[gpu]')")
     requests = gsm8k_requests(demo_model, fixture_lora, 4)
     backend = make_engine("unsloth", str(demo_model), [inspect_adapter(fixture_lora, demo_model)], max_model_len=2048)
-    gens = backend.generate(requests, SamplingConfig(temperature=0.0, top_p=1.0, max_tokens=32))
+    gens = backend.generate(requests, Sampling(temperature=0.0, top_p=1.0, max_tokens=32))
     assert [(g.problem_id, g.arm) for g in gens] == [(r.problem.id, r.arm.name) for r in requests]
     assert all(g.completion_tokens > 0 for g in gens)
 

@@ -12,6 +12,7 @@ from grpo_compare.adapters import AdapterInfo
 from grpo_compare.config import CompareConfig
 from grpo_compare.datasets import load_problems
 from grpo_compare.errors import DataError, UserError
+from grpo_compare.plan import plan
 
 
 def test_gsm8k_file_shape_is_recognised():
@@ -96,7 +97,6 @@ def test_yaml_config_arms_are_data(tmp_path):
     assert [a.name for a in cfg.arms] == ["base", "prompt_only", "grpo"]
     assert cfg.sampling.temperature == 0 and cfg.max_samples == 4
     # unset sampling resolves to the demo's (no model, adapter or dataset named), else the notebooks'
-    assert cfg.resolved().sampling.max_tokens == 512
-    assert cfg.override(dataset="x.jsonl").resolved().sampling.max_tokens == 1024
-    arm = cfg.arms[1].resolve(None)
+    assert cfg.sampling.filled("demo").max_tokens == 512 and cfg.sampling.filled("notebook").max_tokens == 1024
+    arm = plan(cfg).arm("prompt_only")
     assert arm.adapter is None and arm.system_prompt.startswith("\nRespond in the following format:")

@@ -233,7 +233,8 @@ class Redirected(Recording):
 
     def _same(self, requests):
         held = self.engine.loras
-        return [replace(r, arm=replace(r.arm, adapter=self.lora)) if r.arm.adapter and r.arm.adapter not in held
+        lora = next(a for a in held if a.path == self.lora)
+        return [replace(r, arm=replace(r.arm, adapter=lora)) if r.arm.adapter and r.arm.adapter not in held
                 else r for r in requests]
 
     def stream(self, requests, sampling):

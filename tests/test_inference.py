@@ -213,10 +213,10 @@ def test_switching_engine_runs_loaded_model_first_and_keeps_order(engine, inf):
     probs = [Problem("0", "1+1?", None), Problem("1", "2+2?", None)]
     reqs, _ = build_requests(probs, [inf.session.arms["base"], Arm("grpo", None, XML_COT, model="B")],
                              inf.session.tokenizer, 0, 2048)
-    gens = switch.generate(reqs, inf.config.sampling)
+    gens = switch.generate(reqs, inf.session.plan.sampling)
     assert [(g.problem_id, g.arm) for g in gens] == [(r.problem.id, r.arm.name) for r in reqs]
     assert [e.weights for e in starts] == ["A", "B"]
-    switch.generate(reqs, inf.config.sampling)  # B is loaded: it goes first, then A
+    switch.generate(reqs, inf.session.plan.sampling)  # B is loaded: it goes first, then A
     assert [e.weights for e in starts] == ["A", "B", "A"]
     assert starts[1].calls == [["grpo", "grpo"], ["grpo", "grpo"]] and starts[2].calls == [["base", "base"]]
 

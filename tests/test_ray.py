@@ -23,22 +23,23 @@ import pytest
 from conftest import shared_file
 from grpo_compare import CompareConfig, Problem, compare
 from grpo_compare.adapters import AdapterInfo, inspect_adapter
-from grpo_compare.config import DistributedConfig, SamplingConfig
+from grpo_compare.config import ArmSpec, DistributedConfig
 from grpo_compare.engines import choose_backend, resolve_strategy
 from grpo_compare.engines.ray import RayEngine, batch_rows, import_ray, processor_config, ray_rows
 from grpo_compare.errors import UserError
+from grpo_compare.plan import plan
 from grpo_compare.rundir import fingerprint
-from grpo_compare.types import Arm, Request
+from grpo_compare.types import Arm, Request, Sampling
 
 pytest.importorskip("ray.data.llm", reason="needs ray[data]: pip install -e '.[dist]'")
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # no usage reports from tests
 
 CLI = [sys.executable, "-m", "grpo_compare.cli"]
-GREEDY = SamplingConfig(temperature=0.0, top_p=1.0, top_k=0, max_tokens=48)
+GREEDY = Sampling(temperature=0.0, top_p=1.0, top_k=0, max_tokens=48)
 
 
 def _requests(n: int = 3, adapter: Path | None = Path("/lora")) -> list[Request]:
-    arms = [Arm("base"), Arm("grpo", adapter, "sys")]
+    arms = [Arm("base"), Arm("grpo", AdapterInfo(adapter, 8, ("q_proj",)) if adapter else None, "sys")]
     return [Request(Problem(str(p), "q", "1"), arm, f"{p}{arm.name}", (1, 2, p), 100 + p, s)
             for p in range(n) for s in range(2) for arm in arms]
 
@@ -110,15 +111,18 @@ def test_flag_validation_and_strategy_rules():
     assert choose_backend("ray") == ("ray", "")
 
 
-def test_fingerprint_keeps_tp_pp_and_ray_version_but_not_the_replicas():
+def test_fingerprint_keeps_tp_pp_and_ray_version_but_not_the_replicas(demo_model):
     tok = SimpleNamespace(chat_template="t")
-    def fp(**dist):
-        return fingerprint(CompareConfig(backend="ray", distributed=DistributedConfig(**dist)), "m", [], tok)
+    arms = (ArmSpec("base"), ArmSpec("prompted", system_prompt="xml_cot"))
+
+    def fp(backend="ray", **dist):
+        config = CompareConfig(model=str(demo_model), arms=arms, backend=backend, distributed=DistributedConfig(**dist))
+        return fingerprint(plan(config), backend, tok)
     one = fp()
     assert one["id"] == fp(replicas=4, batch_size=2, ray_address="auto")["id"]  # resumable with more replicas
     assert one["id"] != fp(tensor_parallel_size=2)["id"] and one["id"] != fp(pipeline_parallel_size=2)["id"]
     assert one["versions"]["ray"] and one["distributed"] == {"tensor_parallel_size": 1, "pipeline_parallel_size": 1}
-    other = fingerprint(CompareConfig(backend="vllm"), "m", [], tok)
+    other = fp("vllm")
     assert "ray" not in other["versions"] and "distributed" not in other  # installing Ray changes no vllm run
 
 

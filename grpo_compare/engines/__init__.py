@@ -23,7 +23,7 @@ from .switch import SwitchingEngine
 from .unsloth import UnslothEngine
 from .vllm import VLLMEngine
 
-__all__ = ["Engine", "adopt", "choose_backend", "has_cuda", "live_vllm", "make_engine", "resolve_strategy",
+__all__ = ["Engine", "adopt", "choose_backend", "has_cuda", "held_backend", "live_vllm", "make_engine", "resolve_strategy",
            "start_engine", "vllm_problem", "way"]
 
 MERGED_MIN_ROWS = 64  # below this, a second engine start costs more than the merged model saves
@@ -104,7 +104,7 @@ def start_engine(name: str, strategy: str, model: str, adapters: Sequence[Adapte
     if other_models and name in ("unsloth", "ray"):  # neither swaps weights in place
         raise UserError(f"the {name} backend serves one model with its adapters; an arm served by another full "
                         "model (use_lora: false) needs --backend vllm or hf")
-    merged = {a.path: merged_model(model, a) for a in adapters} if strategy == "merged" else {}
+    merged = {a: merged_model(model, a) for a in adapters} if strategy == "merged" else {}
     if not merged and not other_models:
         return make_engine(name, model, adapters, **kw)
     models = [model, *other_models, *map(str, merged.values())]
@@ -120,16 +120,30 @@ def live_vllm(engine: Any) -> Any:
     return llm if hasattr(llm, "llm_engine") else None
 
 
-def adopt(engine: Any, adapters: Sequence[AdapterInfo]) -> Engine:
-    """An engine the caller already holds as this package's Engine, serving `adapters` (never closed here)."""
-    if isinstance(engine, Engine) or (hasattr(engine, "stream") and hasattr(engine, "max_model_len")):
-        return engine
+def held_backend(engine: Any) -> str:
+    """The backend of an engine the caller holds: its own `name` (an engine of this package, or one
+    that brings `stream` and `max_model_len`), unsloth (a model loaded with fast_inference=True) or
+    vllm (a `vllm.LLM`)."""
+    if _is_engine(engine):
+        return str(getattr(engine, "name", ""))
     if hasattr(engine, "fast_generate"):
-        return UnslothEngine.wrap(engine, adapters)
+        return "unsloth"
     if hasattr(engine, "llm_engine") and hasattr(engine, "generate"):
-        return VLLMEngine.wrap(engine, adapters)
+        return "vllm"
     raise UserError(f"engine= takes a vllm.LLM, an unsloth model loaded with fast_inference=True, or a "
                     f"grpo_compare engine; got {type(engine).__name__}")
+
+
+def adopt(engine: Any, adapters: Sequence[AdapterInfo]) -> Engine:
+    """An engine the caller already holds as this package's Engine, serving `adapters` (never closed here)."""
+    kind = held_backend(engine)
+    if _is_engine(engine):
+        return engine
+    return (UnslothEngine if kind == "unsloth" else VLLMEngine).wrap(engine, adapters)
+
+
+def _is_engine(engine: Any) -> bool:
+    return isinstance(engine, Engine) or (hasattr(engine, "stream") and hasattr(engine, "max_model_len"))
 
 
 def vllm_problem() -> str | None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import functools
 import gc
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..config import SamplingConfig
-from ..types import AdapterCheck, Generation, Request
+from ..adapters import AdapterInfo
+from ..types import AdapterCheck, Generation, Request, Sampling
 
 
 class Engine:
@@ -19,11 +18,11 @@ class Engine:
     max_model_len: int  # the context window the engine really has
     whole_run = False  # True: give `stream` every request of a run at once (each call restarts workers)
 
-    def stream(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[Generation]:
+    def stream(self, requests: Sequence[Request], sampling: Sampling) -> Iterator[Generation]:
         """One completion per request, each yielded as soon as it is finished, in any order."""
         raise NotImplementedError
 
-    def generate(self, requests: Sequence[Request], sampling: SamplingConfig) -> list[Generation]:
+    def generate(self, requests: Sequence[Request], sampling: Sampling) -> list[Generation]:
         """One completion per request, in request order."""
         order = {r.key: i for i, r in enumerate(requests)}
         out: list[Generation | None] = [None] * len(requests)
@@ -34,7 +33,7 @@ class Engine:
     def close(self) -> None:
         """Free the weights and KV cache (a no-op for an engine the user owns)."""
 
-    def weights_check(self, adapter: Path) -> AdapterCheck | None:
+    def weights_check(self, adapter: AdapterInfo) -> AdapterCheck | None:
         """The adapter check, where the engine knows it without generating (merged weights)."""
         return None
 

@@ -1,7 +1,7 @@
 """transformers + peft backend: one copy of the weights, base rows under `disable_adapter()`.
 
     engine = HFEngine(model_dir, [inspect_adapter(lora_dir, model_dir)], batch_size=16)
-    gens = engine.generate(requests, SamplingConfig(temperature=0))
+    gens = engine.generate(requests, Sampling(temperature=0.0, top_p=1.0, max_tokens=256))
 
 Runs anywhere torch runs (CPU or CUDA, `device="auto"`). Rows are grouped by adapter, sorted by
 prompt length and generated in left-padded batches. Sampling draws each row's token from its own
@@ -16,9 +16,8 @@ from contextlib import nullcontext
 from typing import Any, Iterator, Sequence
 
 from ..adapters import AdapterInfo
-from ..config import SamplingConfig
 from ..errors import UserError
-from ..types import Generation, Request
+from ..types import Generation, Request, Sampling
 from .base import Engine, generation, has_cuda, release
 from .vllm import engine_dtype
 
@@ -62,7 +61,7 @@ class HFEngine(Engine):
         self._fresh = lambda: AutoModelForCausalLM.from_pretrained(str(model), dtype=_torch_dtype(dtype))
         self.model = _with_adapters(base, adapters if self.together else []).to(self.device).eval()
         self.weights = str(model)  # the folder of the weights loaded now
-        self.adapter_names = {a.path: f"adapter{i}" for i, a in enumerate(adapters, 1)}
+        self.adapter_names = {a: f"adapter{i}" for i, a in enumerate(adapters, 1)}
         self.alone: Any = None  # the adapter loaded by itself, where they are not together
         self.eos_ids = _eos_ids(base)
         self.pad_id = base.generation_config.pad_token_id
@@ -72,7 +71,7 @@ class HFEngine(Engine):
         self.batch_size = batch_size
         torch.manual_seed(seed)
 
-    def stream(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[Generation]:
+    def stream(self, requests: Sequence[Request], sampling: Sampling) -> Iterator[Generation]:
         """Every request of every arm, batch by batch; batches never mix adapters."""
         for adapter, rows in self._batches(requests):
             start = time.perf_counter()
@@ -102,7 +101,7 @@ class HFEngine(Engine):
             from peft import PeftModel
 
             base = self._fresh() if self.alone is not None else self.model
-            self.model = PeftModel.from_pretrained(base, str(adapter)).to(self.device).eval()
+            self.model = PeftModel.from_pretrained(base, str(adapter.path)).to(self.device).eval()
             self.alone = adapter
         if not self.adapter_names or (not self.together and self.alone is None):
             return nullcontext()
@@ -112,7 +111,7 @@ class HFEngine(Engine):
             self.model.set_adapter(self.adapter_names[adapter])
         return nullcontext()
 
-    def _generate_batch(self, batch: Sequence[Request], sampling: SamplingConfig) -> list[tuple[str, int, bool]]:
+    def _generate_batch(self, batch: Sequence[Request], sampling: Sampling) -> list[tuple[str, int, bool]]:
         """Left-pad, generate, and cut each row at its first end-of-sequence token."""
         import torch
         from transformers import GenerationConfig, LogitsProcessorList
@@ -153,7 +152,7 @@ class SeededSampler:
     independently of batch composition, and a request's seed reproduces its completion.
     """
 
-    def __init__(self, seeds: Sequence[int], sampling: SamplingConfig, device: Any) -> None:
+    def __init__(self, seeds: Sequence[int], sampling: Sampling, device: Any) -> None:
         import torch
 
         self.temperature, self.top_p = sampling.temperature, sampling.top_p

@@ -1,7 +1,7 @@
 """Ray backend: vLLM replicas on a Ray cluster through Ray Data LLM, base and LoRA rows mixed.
 
     engine = RayEngine(model_dir, [inspect_adapter(lora_dir, model_dir)], distributed=DistributedConfig(replicas=2))
-    for gen in engine.stream(requests, SamplingConfig(temperature=0)):   # each result as its batch finishes
+    for gen in engine.stream(requests, Sampling(temperature=0.0, top_p=1.0, max_tokens=256)):   # each result as its batch finishes
         ...
     engine.close()                     # a Ray the engine started is shut down, nothing left running
 
@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from ..adapters import AdapterInfo
-from ..config import DistributedConfig, SamplingConfig
+from ..config import DistributedConfig
 from ..errors import UserError
-from ..types import Generation, Request
+from ..types import Generation, Request, Sampling
 from .base import Engine, generation
 from .vllm import CPU_ENV_DEFAULTS
 
@@ -125,7 +125,7 @@ class RayEngine(Engine):
 
     # --- a run ---------------------------------------------------------------------------------
 
-    def stream(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[Generation]:
+    def stream(self, requests: Sequence[Request], sampling: Sampling) -> Iterator[Generation]:
         """Every request as one Ray Dataset; each result as its batch finishes. Rows that failed
         on a worker are not yielded (so a resumed run retries them) and end the run with one line."""
         if not requests:
@@ -147,7 +147,7 @@ class RayEngine(Engine):
             raise UserError(f"{failed} of {len(requests)} generations failed on the Ray workers (first: "
                             f"{first_line(first_error)}); the rest are saved: run the same command again to retry them")
 
-    def dataset(self, requests: Sequence[Request], sampling: SamplingConfig) -> Any:
+    def dataset(self, requests: Sequence[Request], sampling: Sampling) -> Any:
         """The run's rows as a Ray Dataset through the vLLM processor: one block per Ray batch."""
         import pyarrow as pa
 
@@ -202,13 +202,13 @@ def import_ray() -> Any:
     return ray
 
 
-def ray_rows(requests: Sequence[Request], sampling: SamplingConfig, model: str) -> list[dict[str, Any]]:
+def ray_rows(requests: Sequence[Request], sampling: Sampling, model: str) -> list[dict[str, Any]]:
     """One Ray row per request: the tool's token ids, its seed, and its adapter as `model` (base
     rows name the base model, which Ray Data LLM serves without a LoRARequest)."""
     params = {"temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": sampling.top_k,
               "max_tokens": sampling.max_tokens}
     return [{"idx": i, "problem": r.problem.id, "tokenized_prompt": list(r.prompt_token_ids),
-             "model": str(r.arm.adapter) if r.arm.adapter else model, "sampling_params": params | {"seed": r.seed}}
+             "model": str(r.arm.adapter.path) if r.arm.adapter else model, "sampling_params": params | {"seed": r.seed}}
             for i, r in enumerate(requests)]
 
 

@@ -24,8 +24,8 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from ..config import SamplingConfig
-from ..types import AdapterCheck, Generation, Request
+from ..adapters import AdapterInfo
+from ..types import AdapterCheck, Generation, Request, Sampling
 from .base import Engine
 
 
@@ -34,7 +34,7 @@ class SwitchingEngine(Engine):
     model, to the merged copy when its adapter is the merged one, else to the base model."""
 
     def __init__(self, base: str, models: Sequence[str], factory: Callable[[str], Any],
-                 merged: dict[Path, Path] | None = None) -> None:
+                 merged: dict[AdapterInfo, Path] | None = None) -> None:
         self.base, self.models, self.factory, self.merged = base, list(models), factory, merged or {}
         self.engine: Any = None
         self.swaps = 0
@@ -54,7 +54,7 @@ class SwitchingEngine(Engine):
             return str(self.merged[r.arm.adapter])
         return self.base
 
-    def weights_check(self, adapter: Path) -> AdapterCheck | None:
+    def weights_check(self, adapter: AdapterInfo) -> AdapterCheck | None:
         """Did merging the adapter change any weight? (recorded by the merge, no generation needed)"""
         if adapter not in self.merged:
             return None
@@ -63,7 +63,7 @@ class SwitchingEngine(Engine):
         return AdapterCheck(method="merged weights", identical=delta == 0.0, max_abs_delta=delta,
                             unchanged=record.get("unchanged", []))
 
-    def stream(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[Generation]:
+    def stream(self, requests: Sequence[Request], sampling: Sampling) -> Iterator[Generation]:
         """Each model's rows in one stream of the engine, the loaded weights first."""
         groups: dict[str, list[Request]] = {}
         for r in requests:

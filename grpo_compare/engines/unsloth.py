@@ -1,7 +1,7 @@
 """unsloth engine (CUDA only): `FastLanguageModel(fast_inference=True)` and `fast_generate`.
 
     engine = UnslothEngine(model_dir, [inspect_adapter(lora_dir, model_dir)])
-    gens = engine.generate(requests, SamplingConfig(temperature=0))
+    gens = engine.generate(requests, Sampling(temperature=0.0, top_p=1.0, max_tokens=256))
 
 The same generation path as the unsloth GRPO notebooks: `fast_generate` is the vLLM engine that
 unsloth builds inside `from_pretrained`. The adapter's `LoRARequest` comes from `load_lora` once,
@@ -15,9 +15,8 @@ import functools
 from typing import Any, Iterator, Sequence
 
 from ..adapters import AdapterInfo
-from ..config import SamplingConfig
 from ..errors import UserError
-from ..types import Generation, Request
+from ..types import Generation, Request, Sampling
 from .base import Engine, release
 from .vllm import call_generate, engine_dtype
 
@@ -66,7 +65,7 @@ class UnslothEngine(Engine):
         # unsloth lowers max_seq_length to fit the KV cache: a longer prompt would abort the whole call
         self.max_model_len = int(llm.llm_engine.model_config.max_model_len)
         load_lora = self._lora_loader()
-        self.loras = {a.path: load_lora(str(a.path)) for a in adapters}
+        self.loras = {a: load_lora(str(a.path)) for a in adapters}
 
     def _lora_loader(self) -> Any:
         """`model.load_lora`; unsloth attaches it only after `get_peft_model`, so fall back to
@@ -78,7 +77,7 @@ class UnslothEngine(Engine):
 
         return functools.partial(load_lora, self.model)
 
-    def stream(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[Generation]:
+    def stream(self, requests: Sequence[Request], sampling: Sampling) -> Iterator[Generation]:
         """All requests in one `fast_generate` call; each keeps its own seed and adapter."""
         yield from call_generate(self.model.fast_generate, requests, sampling, self.loras, self.progress)
 

