@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .scoring import SYSTEM_PROMPT as XML_COT
 from .types import Arm
 
+# The training prompt of the unsloth GRPO notebooks, byte for byte (leading and trailing newline).
+XML_COT = (
+    "\nRespond in the following format:\n<reasoning>\n...\n</reasoning>\n<answer>\n...\n</answer>\n"
+)
 PROMPTS = {"xml_cot": XML_COT}  # named system prompts a config may refer to
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from grpo_compare.prompts import XML_COT
 from grpo_compare.scoring import (
     GRADE_TIMEOUT_S,
     NOTEBOOK_REWARDS,
-    SYSTEM_PROMPT,
     correctness_reward,
     extract_answer,
     extract_hash_answer,
@@ -57,7 +57,7 @@ def _shared(name: str) -> Path:
 
 def test_system_prompt_is_the_training_prompt_byte_for_byte():
     # The LoRA was trained with exactly this string; one changed byte changes the prompt.
-    assert SYSTEM_PROMPT == (
+    assert XML_COT == (
         "\nRespond in the following format:\n<reasoning>\n...\n</reasoning>\n"
         "<answer>\n...\n</answer>\n"
     )

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import scoring
-from ..scoring import SYSTEM_PROMPT
+from ..prompts import XML_COT
 from ..types import Problem
 from .model import demo_model_path
 from .problems import demo_problems
@@ -202,9 +202,9 @@ def train(output: str | Path | None = None, settings: TrainSettings | None = Non
     problems = demo_problems("train", n=s.n_train, seed=s.seed)
     started = time.monotonic()
     try:
-        model, sft_log = _sft(model, tokenizer, problems, SYSTEM_PROMPT, s, work)
+        model, sft_log = _sft(model, tokenizer, problems, XML_COT, s, work)
         sft_seconds = time.monotonic() - started
-        model, grpo_log = _grpo(model, tokenizer, problems, SYSTEM_PROMPT, s, work)
+        model, grpo_log = _grpo(model, tokenizer, problems, XML_COT, s, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     seconds = time.monotonic() - started
@@ -247,7 +247,7 @@ A rank-{s['rank']} LoRA (alpha {s['alpha']}) on the attention and MLP projection
 
 - Data: `grpo_compare.demo.problems`, train split, seed {s['seed']}, {s['n_train']} problems
   (generated, disjoint from the eval split by a hash of the question text).
-- Prompt: the XML-CoT system prompt (`grpo_compare.scoring.SYSTEM_PROMPT`) + the question.
+- Prompt: the XML-CoT system prompt (`grpo_compare.prompts.XML_COT`) + the question.
 - SFT warm-up: {summary['sft_steps_done']} steps, batch {s['sft_batch_size']}, lr {s['sft_learning_rate']},
   targets `<reasoning>` one line of worked steps `</reasoning>` `<answer>` N `</answer>`.
 - GRPO (TRL `GRPOTrainer`): {summary['grpo_steps_done']} steps, {s['prompts_per_step']} prompts x
