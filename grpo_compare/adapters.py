@@ -47,6 +47,16 @@ class AdapterInfo:
     features: tuple[str, ...] = ()  # what it uses beyond LoRA on linear layers (keys of FEATURES)
     saved_modules: tuple[str, ...] = ()  # modules_to_save: whole copies of these modules
     applied: str = ""  # what it applies, in one line (modules, ranks, scaling, extras), for the record
+    served_name: str = ""  # a LoRA a server serves by this name (--backend openai): no folder here to read
+
+    @classmethod
+    def served(cls, name: str) -> AdapterInfo:
+        """A LoRA known only by the name a server serves it under; the server says what it is.
+
+        >>> AdapterInfo.served("grpo").served_name, AdapterInfo.served("grpo").file_hashes()
+        ('grpo', {})
+        """
+        return cls(Path(name), 0, (), applied=f"the LoRA the server serves as '{name}'", served_name=name)
 
     @property
     def vllm_max_lora_rank(self) -> int:
@@ -62,10 +72,13 @@ class AdapterInfo:
         """An adapter as a run recorded it (config.yaml's `adapters`), without reading its folder."""
         tuples = {k: tuple(rec.get(k) or ()) for k in ("target_modules", "features", "saved_modules")}
         return cls(Path(rec["path"]), int(rec.get("rank", 0)), alpha=float(rec.get("alpha", 8.0)),
-                   applied=str(rec.get("applied", "")), **tuples)
+                   applied=str(rec.get("applied", "")), served_name=str(rec.get("served_name") or ""), **tuples)
 
     def file_hashes(self) -> dict[str, str]:
-        """sha256 of the adapter's config and weights: what identifies its content."""
+        """sha256 of the adapter's config and weights: what identifies its content (none for a LoRA
+        known by its served name: the server's record of it identifies it)."""
+        if self.served_name:
+            return {}
         return {f.name: file_hash(f) for f in sorted(self.path.iterdir())
                 if f.name in ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")}
 

@@ -56,7 +56,7 @@ OPTIONS: dict[str, tuple[Any, str]] = {
 }
 ENGINE = ("config", "model", "adapter", "temperature", "top_p", "top_k", "max_tokens", "seed", "backend",
           "lora_strategy", "device", "dtype", "engine_mode", "gpu_memory_utilization", "max_model_len", "allow_pickle",
-          "verbose")
+          "base_url", "api_key_env", "concurrency", "verbose")
 DATA = ("dataset", "split", "max_samples", "question_field", "answer_field", "num_samples", "batch_size")
 DIST = ("replicas", "tensor_parallel_size", "pipeline_parallel_size", "ray_address")  # the rest: YAML `distributed:`
 ARM = typer.Option(None, "--arm", help="Answer with one arm only, e.g. base or grpo (default: every arm, side by side).")

@@ -38,7 +38,7 @@ from .prompts import PROMPTS
 from .settings import KINDS, at_least, setting, validate
 from .types import Sampling
 
-BACKENDS = ("auto", "vllm", "unsloth", "hf", "ray")
+BACKENDS = ("auto", "vllm", "unsloth", "hf", "ray", "openai")
 STRATEGIES = ("auto", "mixed", "merged")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "half", "float32", "bfloat16", "float16")
@@ -166,11 +166,13 @@ DEFAULT_ARMS = (ArmSpec("base"), ArmSpec("grpo", lora=True, system_prompt="xml_c
 class CompareConfig:
     """Everything one run needs. None for model/adapter/dataset means the embedded demo's."""
 
-    model: Optional[str] = setting(None, "Base model: local folder or hub id.", guide="model.base_model",
+    model: Optional[str] = setting(None, "Base model: local folder or hub id (--backend openai: the served model's, for "
+                                         "its tokenizer and chat template).", guide="model.base_model",
                                    shown="demo model")
     adapter: Optional[Union[str, tuple[str, ...]]] = setting(
         None, "PEFT LoRA folder (`model.save_lora(...)` / `save_pretrained`); give it several times, or a folder of "
-              "`checkpoint-<step>` folders, to compare every checkpoint against base.",
+              "`checkpoint-<step>` folders, to compare every checkpoint against base; --backend openai: also a LoRA "
+              "the server serves, by its name.",
         guide="model.model_path", shown="demo adapter")
     dataset: Optional[str] = setting(None, "Local .jsonl/.json/.csv/.parquet/.txt or hub id (openai/gsm8k, "
                                            "HuggingFaceH4/MATH-500).", guide="evaluation.dataset_name",
@@ -185,10 +187,15 @@ class CompareConfig:
     sampling: SamplingConfig = setting(None, "Sampling for every arm.", flag=False, factory=SamplingConfig)
     num_samples: int = setting(1, "Samples per problem and arm (k); k > 1 adds pass@k and maj@k.", **at_least(1),
                                guide="inference.num_return_sequences")
-    backend: str = setting("auto", "vllm, unsloth (CUDA, the notebooks' fast_generate), hf (transformers + peft) "
-                                   "or ray (vLLM replicas on a Ray cluster); auto: vllm where it runs, else hf "
-                                   "(never ray), and it says which it chose.", choices=BACKENDS,
-                           guide="inference.backend")
+    backend: str = setting("auto", "vllm, unsloth (CUDA, the notebooks' fast_generate), hf (transformers + peft), "
+                                   "ray (vLLM replicas on a Ray cluster) or openai (a running vLLM server at --base-url); "
+                                   "auto: vllm where it runs, else hf (never ray or openai), and it says which it chose.",
+                           choices=BACKENDS, guide="inference.backend")
+    base_url: Optional[str] = setting(None, "--backend openai: the server's address (http://host:8000/v1); it serves "
+                                            "the base model and the LoRAs by name.", shown="none")
+    api_key_env: Optional[str] = setting(None, "--backend openai: the environment variable holding the server's API "
+                                               "key (the key itself is never written anywhere).", shown="no key")
+    concurrency: int = setting(32, "--backend openai: requests in flight at once.", **at_least(1))
     lora_strategy: str = setting("auto", "mixed: base and LoRA rows in one batch of one engine; merged: the adapter "
                                          "merged into a cached copy of the weights, base and merged model served one "
                                          "after the other; auto: merged for vLLM on CPU (runs of >= 64 generations), "

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+import re
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
+from urllib.parse import urlsplit
 
 from .adapters import AdapterInfo, expand_adapters, inspect_adapter, read_model_config
 from .config import DEFAULT_ARMS, ArmSpec, CompareConfig, prompt_text
@@ -89,13 +91,14 @@ def plan(config: CompareConfig, engine: str | None = None, engine_model: str | N
     """Resolve `config` once. `engine` is the name of an engine the caller holds (its weights are
     loaded: no context-window check against a folder), `engine_model` the model it holds, which is
     then the run's model unless the config names one."""
+    check_server(config)
     model_named = config.model or engine_model
     demo = config.is_demo and engine_model is None
     model = resolve_model(config.model) if engine_model is None else str(model_named)
     if engine is None:
         check_context_window(config.max_model_len, model)
     specs, adapters = resolve_adapters(config, model, demo_adapter=model_named is None)
-    if len(adapters) == 1:
+    if len(adapters) == 1 and not adapters[0].served_name:
         check_lora_shape(config, adapters[0])
     single = adapters[0] if len(adapters) == 1 else None
     by_path = {a.path: a for a in adapters}
@@ -103,7 +106,7 @@ def plan(config: CompareConfig, engine: str | None = None, engine_model: str | N
                      else None, prompt_text(s.system_prompt), s.model) for s in specs)
     backend, strategy = config.backend, config.lora_strategy
     if engine is not None:  # an engine the caller holds serves the adapter rows itself
-        backend = engine if engine in ("vllm", "unsloth", "hf", "ray") else backend
+        backend = engine if engine in ("vllm", "unsloth", "hf", "ray", "openai") else backend
         strategy = "mixed" if strategy == "auto" else strategy
     return RunPlan(config, model, config.dataset or BUILTIN_DATASET, adapters, arms,
                    config.sampling.filled("demo" if demo else "notebook"), backend, strategy, demo)
@@ -158,8 +161,48 @@ def resolve_adapters(config: CompareConfig, model: str, demo_adapter: bool = Fal
         raise UserError("no adapter given: pass --adapter <PEFT LoRA folder> (or arms without lora)" if not paths else
                         f"{len(paths)} adapters given but an arm says `lora: true`: name each arm's own adapter (lora: <folder>)")
     own = [Path(a.lora).expanduser() for a in arms if isinstance(a.lora, str)]
-    return arms, tuple(inspect_adapter(p, model, allow_pickle=config.allow_pickle)
-                       for p in dict.fromkeys([*paths, *own]))
+    return arms, tuple(adapter_info(p, model, config) for p in dict.fromkeys([*paths, *own]))
+
+
+def adapter_info(path: Path, model: str, config: CompareConfig) -> AdapterInfo:
+    """An adapter folder, checked; with --backend openai a name that is no path here is a LoRA the
+    server serves by that name (the server's list of models is checked when the engine starts)."""
+    if config.backend == "openai" and not path.exists():
+        return AdapterInfo.served(str(path))
+    return inspect_adapter(path, model, allow_pickle=config.allow_pickle)
+
+
+SERVER_DECIDES = ("dtype", "device", "engine_mode", "gpu_memory_utilization")  # fixed when the server started
+
+
+def check_server(config: CompareConfig) -> None:
+    """--backend openai and --base-url go together, and nothing is asked of a running server that
+    only its start decides: one line naming the setting otherwise."""
+    if config.base_url and config.backend != "openai":
+        raise UserError(f"base_url is set but the backend is {config.backend}: pass --backend openai to run through "
+                        "the server, or drop --base-url")
+    if config.backend != "openai":
+        return
+    url = urlsplit(config.base_url or "")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise UserError("--backend openai needs --base-url, the server's address: e.g. http://127.0.0.1:8000/v1")
+    if url.username or url.password:
+        raise UserError("base_url holds credentials: put the key in an environment variable and pass its name to "
+                        "--api-key-env")
+    if config.api_key_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", config.api_key_env):
+        raise UserError("api_key_env must name an environment variable (like VLLM_API_KEY), not hold the key: "
+                        "export the key and pass the variable's name")
+    defaults = {f.name: f.default for f in fields(CompareConfig)}
+    for name in SERVER_DECIDES:
+        if getattr(config, name) != defaults[name]:
+            raise UserError(f"{name} is decided by the server when it starts, not by --backend openai: drop "
+                            f"--{name.replace('_', '-')} (and start the server with it)")
+    if config.lora_strategy == "merged":
+        raise UserError("--backend openai serves adapters as LoRA names beside the base model: use --lora-strategy "
+                        "mixed (or auto)")
+    if any(a.model for a in config.arms):
+        raise UserError("an arm served by another full model (its `model`) needs --backend vllm or hf: a server "
+                        "serves one base model with its LoRAs")
 
 
 def arm_names(paths: Sequence[Path]) -> list[str]:

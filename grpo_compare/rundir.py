@@ -53,9 +53,10 @@ def versions() -> dict[str, str | None]:
     return {p: version(p) for p in LIBRARIES}
 
 
-def fingerprint(plan: RunPlan, backend: str, tokenizer: Any) -> dict[str, Any]:
+def fingerprint(plan: RunPlan, backend: str, tokenizer: Any, server: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every setting that changes what the run generates, plus `id`, a hash of them all. `backend`
-    is the one the run uses (the plan's `auto` decided)."""
+    is the one the run uses (the plan's `auto` decided); `server`, what a server the run goes
+    through serves (its base model and LoRAs by name and origin, its version), not its address."""
     c = plan.config
     fp = {
         "model": plan.model, "adapter": plan.adapter,
@@ -71,6 +72,8 @@ def fingerprint(plan: RunPlan, backend: str, tokenizer: Any) -> dict[str, Any]:
     # Ray shapes only a ray run: installing it leaves other runs resumable. The replica count is
     # left out too, so a ray run may resume with more replicas.
     fp["versions"] = {k: v for k, v in libs.items() if k != "ray" or backend == "ray"}
+    if server is not None:
+        fp["server"] = server
     if backend == "ray":
         d = c.distributed
         fp["distributed"] = {"tensor_parallel_size": d.tensor_parallel_size, "pipeline_parallel_size": d.pipeline_parallel_size}

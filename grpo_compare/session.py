@@ -98,7 +98,9 @@ class Session:
                                         max_model_len=p.config.max_model_len, seed=p.sampling.seed,
                                         dtype=p.config.dtype, device=p.config.device, progress=False,
                                         gpu_memory_utilization=p.config.gpu_memory_utilization,
-                                        **({"distributed": p.config.distributed, "warn": warn} if backend == "ray" else {}))
+                                        **({"distributed": p.config.distributed, "warn": warn} if backend == "ray" else {}),
+                                        **({"base_url": p.config.base_url, "api_key_env": p.config.api_key_env,
+                                            "concurrency": p.config.concurrency, "warn": warn} if backend == "openai" else {}))
             self.launch = launch
         elif self.launch is None:  # an engine the caller holds
             self.launch = Launch(self.backend(), self.plan.lora_strategy, self.plan.config.engine_mode)
@@ -122,6 +124,11 @@ class Session:
             backend = "hf"
             strategy, why = resolve_strategy(p.lora_strategy, backend, p.adapters, rows)
         mode = p.config.engine_mode
+        if backend == "openai":  # the server was started as it was: nothing here to decide
+            names = [str(a.path) for a in p.adapters] if len(p.adapters) < 3 else [f"{len(p.adapters)} adapters"]
+            err.print(f"[bold]Serving[/] {p.model} through the server at {p.config.base_url}"
+                      + (f" + {', '.join(names)} as LoRAs" if p.adapters else ""), highlight=False)
+            return Launch(backend, strategy, mode)
         if mode == "auto":  # compiling costs ~40 s at every start on CPU (its cache never loads)
             mode = "compiled" if has_cuda() or rows * p.sampling.max_tokens >= COMPILE_MIN_TOKENS else "eager"
         others = sorted({a.model for a in p.arms if a.model})
@@ -212,6 +219,9 @@ class Session:
         call = self.for_call(names, **flags)
         problems = list(problems) if problems is not None else self.problems(call)
         k = call.num_samples
+        # a server is asked first what it serves: its window bounds the prompts, its models go in the fingerprint
+        server = getattr(self.start(len(problems) * len(names) * k), "identity", None) \
+            if self.backend() == "openai" else None
         requests, skipped = self.requests(problems, names, k)
         if not requests:
             raise UserError("every problem is longer than the context window: raise --max-model-len")
@@ -219,7 +229,7 @@ class Session:
         with run or contextlib.nullcontext():
             done: dict = {}
             if run:
-                if run.start(fingerprint(call, self.backend(), self.tokenizer)):
+                if run.start(fingerprint(call, self.backend(), self.tokenizer, server)):
                     done = run.finished()
                     err.print(f"[bold]Resuming[/] {run.path}: {len(done)} of {len(requests)} generations "
                               "already done", highlight=False)

@@ -5,7 +5,8 @@
     engine.close()                                   # weights and KV cache freed
 
 Each engine imports its heavy dependency lazily, so a missing one fails with the install
-command only when that engine is chosen. `auto` is vLLM where it can run, else transformers.
+command only when that engine is chosen. `auto` is vLLM where it can run, else transformers;
+`openai` runs through a vLLM server that is already running (`--base-url`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..errors import UserError
 from .base import Engine, has_cuda
 from .hf import HFEngine
 from .merge import merged_model
+from .openai import OpenAIEngine
 from .ray import RayEngine
 from .switch import SwitchingEngine
 from .unsloth import UnslothEngine
@@ -91,7 +93,7 @@ def _refuse(adapters: Sequence[AdapterInfo], how: str) -> None:
 
 def make_engine(name: str, model: str, adapters: Sequence[AdapterInfo] = (), **kw: Any) -> Engine:
     """Build one engine of the named kind on `model`, serving `adapters`."""
-    engines = {"vllm": VLLMEngine, "unsloth": UnslothEngine, "hf": HFEngine, "ray": RayEngine}
+    engines = {"vllm": VLLMEngine, "unsloth": UnslothEngine, "hf": HFEngine, "ray": RayEngine, "openai": OpenAIEngine}
     if name in engines:
         return engines[name](model, adapters, **kw)
     raise UserError(f"unknown backend '{name}': choose one of {', '.join(BACKENDS)}")
