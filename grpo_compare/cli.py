@@ -164,7 +164,7 @@ def watch_cmd(
               "(Ctrl-C stops, the same command resumes)", highlight=False)
     try:
         with engine_output(watcher.run_dir / "engine.log", verbose, "pass a writable --output-dir"):
-            watcher.run(until_step, poll, report=lambda m: out.print(escape(line(m)), highlight=False))
+            watcher.run(until_step, poll, report=lambda m: out.print(escape(line(m)), highlight=False, soft_wrap=True))
     except KeyboardInterrupt as e:
         err.print(f"[bold yellow]stopped:[/] {len(watcher.done())} arms in {escape(str(watcher.run_dir))}; resume "
                   f"with: {escape(resume_command(watcher.run_dir))}", highlight=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 import yaml
@@ -36,21 +36,17 @@ def applied(summary: Summary) -> dict[str, str]:
     return {"adapter_applied": check["applied"]} if isinstance(check.get("applied"), str) else {}
 
 
-def typed(table: pd.DataFrame) -> pd.DataFrame:
+def typed(table: pd.DataFrame, arms: Sequence[str]) -> pd.DataFrame:
     """The table with pandas' nullable types, so parquet keeps them: grades as booleans with nulls
-    (ungraded), counts as integers, text as strings.
+    (ungraded), counts as integers, the rest as it is.
 
-    >>> typed(pd.DataFrame({"base_correct": [True, None], "base_completion_tokens": [3, 4]})).dtypes.tolist()
-    [BooleanDtype, Int64Dtype()]
+    >>> t = pd.DataFrame({"base_correct": [True, None], "base_completion_tokens": [3, 4], "base_reward_int": [0.5, 0]})
+    >>> typed(t, ["base"]).dtypes.tolist()
+    [BooleanDtype, Int64Dtype(), dtype('float64')]
     """
-    kinds = {"correct": "boolean", "strict_format": "boolean", "soft_format": "boolean", "completion_tokens": "Int64",
-             "level": "Int64"}
-    out = table.copy()
-    for column in out.columns:
-        kind = next((k for suffix, k in kinds.items() if column == suffix or column.endswith("_" + suffix)), None)
-        out[column] = out[column].astype(kind) if kind else out[column].astype("string") \
-            if out[column].dtype == object else out[column]
-    return out
+    kinds = {"correct": "boolean", "strict_format": "boolean", "soft_format": "boolean", "completion_tokens": "Int64"}
+    columns = {f"{arm}_{k}": kind for arm in arms for k, kind in kinds.items()} | {"level": "Int64"}
+    return table.astype({c: kind for c, kind in columns.items() if c in table.columns})
 
 
 def write_outputs(run_dir: str | Path, c: Comparison, summary: Summary | None = None) -> None:
@@ -61,7 +57,7 @@ def write_outputs(run_dir: str | Path, c: Comparison, summary: Summary | None = 
     try:
         path.mkdir(parents=True, exist_ok=True)
         atomic_write(path / "comparison.csv", csv_safe(c.table).to_csv(index=False))
-        atomic_write(path / "comparison.parquet", typed(c.table).to_parquet(index=False))
+        atomic_write(path / "comparison.parquet", typed(c.table, [a.name for a in c.arms]).to_parquet(index=False))
         atomic_write(path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         atomic_write(path / "config.yaml",
                      yaml.safe_dump(record(c.config) | applied(summary) | {"versions": versions()}, sort_keys=False))

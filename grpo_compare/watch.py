@@ -111,7 +111,7 @@ class Watcher:
         arms = (c.arms[0], ArmSpec(path.name, lora=str(path), system_prompt=lora.system_prompt if lora else "xml_cot"))
         # on CPU the adapter is merged and swapped in: LoRA rows take no adapter added after the engine started
         strategy = "merged" if c.lora_strategy == "auto" and not has_cuda() else c.lora_strategy
-        session = Session(replace(c, adapter=None, arms=arms, output_dir=str(self.run_dir), lora_strategy=strategy),
+        session = Session(replace(c, adapter=str(path), arms=arms, output_dir=str(self.run_dir), lora_strategy=strategy),
                           engine=self.engine)
         try:
             c = session.compare(output_dir=self.run_dir)
