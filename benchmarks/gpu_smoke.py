@@ -4,8 +4,11 @@
 
 Runs `grpo-compare compare` (8 built-in problems, greedy, 128 tokens) once per engine that can
 run here: transformers + peft (`hf`) always; vLLM and unsloth where they are installed. Each run
-is a process of its own, so one engine's GPU memory never meets another's. Run it on any CUDA
-machine and copy the table into benchmarks/RESULTS.md.
+is a process of its own, so one engine's GPU memory never meets another's. Then the training-loop
+paths a GPU takes: `grpo-compare watch` adding a LoRA slot per checkpoint to one running vLLM
+engine (`VLLMEngine.serve`), and `CompareCallback(wait=False)` evaluating beside a short TRL
+GRPOTrainer run on the same GPU. Run it on any CUDA machine and copy the tables into
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -31,6 +34,69 @@ def run(backend: str, out: Path) -> tuple[str, float, str]:
     return "ok", seconds, ", ".join(f"{a} {v['accuracy']:.0%}" for a, v in arms.items())
 
 
+def checkpoints(root: Path, steps: tuple[int, ...] = (1, 2)) -> Path:
+    """A trainer's output folder: the demo adapter's LoRA B scaled, one checkpoint per step."""
+    from safetensors.torch import load_file, save_file
+
+    from grpo_compare.demo import demo_adapter_path
+
+    tensors = load_file(demo_adapter_path() / "adapter_model.safetensors")
+    for step in steps:
+        folder = root / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "adapter_config.json").write_text((demo_adapter_path() / "adapter_config.json").read_text())
+        save_file({k: (v * step / len(steps) if "lora_B" in k else v).contiguous() for k, v in tensors.items()},
+                  str(folder / "adapter_model.safetensors"))
+        (folder / "trainer_state.json").write_text("{}")
+    return root
+
+
+def watch_check(tmp: Path) -> str:
+    """`watch` on two checkpoints: one engine, a LoRA slot added for the second (mixed strategy on CUDA)."""
+    folder = checkpoints(tmp / "watch")
+    proc = subprocess.run([sys.executable, "-m", "grpo_compare.cli", "watch", str(folder), "--max-samples", "8",
+                           "--max-tokens", "128", "--temperature", "0", "--gpu-memory-utilization", "0.4",
+                           "--until-step", "2"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return "failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1][:120]
+    lines = (folder / "grpo_compare" / "checkpoints.jsonl").read_text().splitlines()
+    return f"ok: {len(lines)} checkpoints, {proc.stderr.count('Loading')} engine start(s), " + \
+        ("LoRA strategy mixed" if "LoRA strategy mixed" in proc.stderr else "not mixed")
+
+
+def callback_check(tmp: Path) -> str:
+    """Two GRPO steps on the GPU with CompareCallback(wait=False): evaluated beside training."""
+    if importlib.util.find_spec("trl") is None:
+        return "skipped: trl is not installed"
+    code = f"""
+import torch
+from datasets import Dataset
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trl import GRPOConfig, GRPOTrainer
+from grpo_compare import CompareCallback
+from grpo_compare.demo import demo_adapter_path, demo_model_path, demo_problems
+from grpo_compare.demo.train import reward_funcs
+from grpo_compare.prompts import XML_COT
+tok = AutoTokenizer.from_pretrained(demo_model_path())
+model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(demo_model_path(), dtype=torch.bfloat16),
+                                  str(demo_adapter_path()), is_trainable=True)
+rows = [{{"prompt": [{{"role": "system", "content": XML_COT}}, {{"role": "user", "content": p.question}}], "answer": p.gold}}
+        for p in demo_problems("train", n=8)]
+args = GRPOConfig(output_dir={str(tmp / "train")!r}, max_steps=2, save_steps=1, per_device_train_batch_size=4,
+                  num_generations=4, max_completion_length=32, report_to="none", logging_steps=1)
+trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs(), args=args, train_dataset=Dataset.from_list(rows),
+                      processing_class=tok, callbacks=[CompareCallback(max_samples=8, max_tokens=128, temperature=0,
+                                                                       wait=False)])
+trainer.train()
+print(sum("grpo_compare/accuracy" in h for h in trainer.state.log_history))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return "failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1][:120]
+    return f"ok: {proc.stdout.strip().splitlines()[-1]} checkpoints logged to the trainer"
+
+
 def main() -> int:
     import torch
 
@@ -44,6 +110,9 @@ def main() -> int:
         for backend in engines:
             status, seconds, accuracy = run(backend, Path(tmp) / backend)
             print(f"| {backend} | {status} | {seconds:.1f} | {accuracy} |", flush=True)
+        if importlib.util.find_spec("vllm"):
+            print(f"\nwatch, one vLLM engine, a LoRA slot per checkpoint: {watch_check(Path(tmp))}", flush=True)
+            print(f"CompareCallback(wait=False) beside a GRPOTrainer run: {callback_check(Path(tmp))}", flush=True)
     return 0
 
 

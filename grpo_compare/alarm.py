@@ -21,12 +21,14 @@ checked against a reference arm, and each signal says which arms and by how much
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from .stats import mcnemar_exact, percent, points
+from .types import Arm
 
 P_DROP = 0.05  # McNemar p below which an accuracy drop counts
 FORMAT_SATURATED, FORMAT_RISE = 0.90, 0.30
@@ -47,6 +49,25 @@ def alarm(t: pd.DataFrame, arms: Sequence[str], per_arm: Mapping[str, Mapping[st
             out += _reward_up_accuracy_down(t, arm, best, per_arm, logged or {})
         out += _format_without_correctness(arm, base, per_arm, versus[arm])
         out += _longer_without_gain(arm, best or base, per_arm)
+    return out
+
+
+def trainer_rewards(arms: Sequence[Arm]) -> dict[str, float]:
+    """The training reward the trainer logged last before each checkpoint arm was saved, read from
+    its folder's trainer_state.json (TRL's GRPOTrainer logs the mean summed reward as `reward`)."""
+    out = {}
+    for arm in arms:
+        if arm.adapter is None:
+            continue
+        try:
+            state = json.loads((arm.adapter.path / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        history = state.get("log_history") if isinstance(state, dict) else None
+        rewards = [h["reward"] for h in history or [] if isinstance(h, dict) and isinstance(h.get("reward"), (int, float))
+                   and not isinstance(h.get("reward"), bool)]
+        if rewards:
+            out[arm.name] = float(rewards[-1])
     return out
 
 

@@ -45,6 +45,7 @@ from .runs import diff_runs, rebuild_report, rescore_run, write_file
 from .session import compare
 from .stats import points
 from .ui import OUT, engine_output, err, out
+from .watch import Watcher, line
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=(__doc__ or "").splitlines()[0])
 
@@ -143,9 +144,35 @@ def compare_cmd(flags: dict[str, Any]) -> None:
         err.print(f"[bold yellow]interrupted:[/] {escape(kept + 'resume with: ' + resume_command(run))}", highlight=False)
         raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT)) from None
     print_summary(result, out)
-    err.print(f"wrote {run}/comparison.csv, summary.json, generations.jsonl, config.yaml, report.html"
+    err.print(f"wrote {run}/comparison.csv (and .parquet), summary.json, generations.jsonl, config.yaml, report.html"
               + ("" if verbose else "; the engine's log is in engine.log"), highlight=False)
     gate(result.summary, cfg.min_delta)
+
+
+@command("watch", *ENGINE, *DATA, "output_dir")
+def watch_cmd(
+    flags: dict[str, Any],
+    folder: Path = typer.Argument(..., help="The trainer's output_dir, where checkpoint-<step> folders appear."),
+    until_step: Optional[int] = typer.Option(None, "--until-step", min=0,
+                                             help="Stop once every checkpoint up to this step is evaluated."),
+    poll: float = typer.Option(5.0, "--poll", min=0.1, help="Seconds between looks at the folder."),
+) -> None:
+    """Compare each checkpoint against base as training saves it: one engine, one run, a line per checkpoint."""
+    verbose = flags.pop("verbose")
+    watcher = Watcher(load_config(flags.pop("config"), **flags), folder)
+    err.print(f"watching {escape(str(folder))} for checkpoint-<step> folders; the run is {escape(str(watcher.run_dir))} "
+              "(Ctrl-C stops, the same command resumes)", highlight=False)
+    try:
+        with engine_output(watcher.run_dir / "engine.log", verbose, "pass a writable --output-dir"):
+            watcher.run(until_step, poll, report=lambda m: out.print(escape(line(m)), highlight=False, soft_wrap=True))
+    except KeyboardInterrupt as e:
+        err.print(f"[bold yellow]stopped:[/] {len(watcher.done())} arms in {escape(str(watcher.run_dir))}; resume "
+                  f"with: {escape(resume_command(watcher.run_dir))}", highlight=False)
+        raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT)) from None
+    finally:
+        watcher.close()
+    err.print(f"every checkpoint up to step {until_step} evaluated; `grpo-compare report {watcher.run_dir}` "
+              "rebuilds its page", highlight=False)
 
 
 def gate(summary: dict[str, Any], min_delta: float | None) -> None:
@@ -188,7 +215,7 @@ def report_cmd(flags: dict[str, Any], run_dir: Path = typer.Argument(..., help="
 def rescore_cmd(flags: dict[str, Any], run_dir: Path = typer.Argument(..., help="A run directory written by `grpo-compare compare`.")) -> None:
     """Re-score RUN_DIR's saved completions with the current scorer (no model is loaded)."""
     print_summary(rescore_run(run_dir), out)
-    err.print(f"rewrote {run_dir}/generations.jsonl scores, comparison.csv, summary.json, report.html")
+    err.print(f"rewrote {run_dir}/generations.jsonl scores, comparison.csv (and .parquet), summary.json, report.html")
 
 
 @command("diff")
@@ -314,7 +341,7 @@ def preload() -> None:
     (about 10% faster here), when both are present and no GPU is; `GRPO_COMPARE_PRELOAD=0` turns it off."""
     found = [p for p in PRELOAD if os.path.isfile(p)]
     if (os.environ.get("GRPO_COMPARE_PRELOAD", "1") == "0" or len(found) < 2 or os.path.exists("/dev/nvidiactl")
-            or [a for a in sys.argv[1:] if a != "--debug"][:1] not in (["compare"], ["ask"], ["batch"], ["chat"], ["evaluate"])):
+            or [a for a in sys.argv[1:] if a != "--debug"][:1] not in (["compare"], ["ask"], ["batch"], ["chat"], ["evaluate"], ["watch"])):
         return
     preloaded = os.environ.get("LD_PRELOAD", "")
     env = dict(os.environ, GRPO_COMPARE_PRELOAD="0", LD_PRELOAD=":".join([*found, preloaded] if preloaded else found))

@@ -85,6 +85,8 @@ def _cards(s: dict[str, Any]) -> str:
                          f"broken {v['broken']} · McNemar exact p {v['mcnemar_p']:.3g}{holm}", tone))
     out.append(_card("outcomes", f"{s['n']} problems",
                      " · ".join(f"{k.replace('_', ' ')} {v}" for k, v in s["outcomes"].items())))
+    for signal in s.get("alarm") or []:
+        out.append(_card(f"alarm: {signal['signal'].replace('_', ' ')}", signal["arm"], signal["detail"], "bad"))
     if s.get("adapter_check") is not None:
         out.append(_adapter_card(s["adapter_check"]))
     if s.get("skipped"):

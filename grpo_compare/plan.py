@@ -72,6 +72,12 @@ class RunPlan:
         return replace(self, config=config, dataset=config.dataset or self.dataset,
                        arms=tuple(self.arm(a) for a in arms))
 
+    def joined(self, arms: Sequence[Arm]) -> RunPlan:
+        """This plan with `arms` in place of its own: its own and those a run directory already holds
+        beside them (earlier checkpoints), their adapters' records added."""
+        adapters = tuple(dict.fromkeys([*self.adapters, *(a.adapter for a in arms if a.adapter is not None)]))
+        return replace(self, arms=tuple(arms), adapters=adapters)
+
     def launched(self, launch: Launch) -> RunPlan:
         """This plan with what the engine's start decided: what a finished run records."""
         return replace(self, launch=launch)
@@ -87,10 +93,11 @@ class RunPlan:
         return None if not paths else paths[0] if len(paths) == 1 else paths
 
 
-def plan(config: CompareConfig, engine: str | None = None, engine_model: str | None = None) -> RunPlan:
+def plan(config: CompareConfig, engine: str | None = None, engine_model: str | None = None,
+         engine_strategy: str = "mixed") -> RunPlan:
     """Resolve `config` once. `engine` is the name of an engine the caller holds (its weights are
     loaded: no context-window check against a folder), `engine_model` the model it holds, which is
-    then the run's model unless the config names one."""
+    then the run's model unless the config names one, and `engine_strategy` how it serves adapters."""
     check_server(config)
     model_named = config.model or engine_model
     demo = config.is_demo and engine_model is None
@@ -107,7 +114,7 @@ def plan(config: CompareConfig, engine: str | None = None, engine_model: str | N
     backend, strategy = config.backend, config.lora_strategy
     if engine is not None:  # an engine the caller holds serves the adapter rows itself
         backend = engine if engine in ("vllm", "unsloth", "hf", "ray", "openai") else backend
-        strategy = "mixed" if strategy == "auto" else strategy
+        strategy = engine_strategy if strategy == "auto" else strategy
     return RunPlan(config, model, config.dataset or BUILTIN_DATASET, adapters, arms,
                    config.sampling.filled("demo" if demo else "notebook"), backend, strategy, demo)
 

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .scoring import NOTEBOOK_REWARDS
@@ -87,6 +88,8 @@ def print_summary(c: Comparison, console: Console | None = None) -> None:
         console.print(pair_line(s))
     if s["skipped"]:
         console.print(f"[yellow]{len(s['skipped'])} problems skipped (prompt too long)[/]")
+    for signal in s.get("alarm") or []:
+        console.print(f"[bold red]alarm:[/] {escape(signal['detail'])}", highlight=False)
     check = s.get("adapter_check")
     if check and check["identical"]:
         console.print("[bold yellow]adapter check: the LoRA did not change a greedy answer (see summary.json)[/]")

@@ -54,18 +54,18 @@ def versions() -> dict[str, str | None]:
 
 
 def fingerprint(plan: RunPlan, backend: str, tokenizer: Any, server: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every setting that changes what the run generates, plus `id`, a hash of them all. `backend`
-    is the one the run uses (the plan's `auto` decided); `server`, what a server the run goes
-    through serves (its base model and LoRAs by name and origin, its version), not its address."""
+    """What makes a run's generations comparable: every setting that changes what is generated,
+    `id` (a hash of them all), and `arms`, each arm's identity (its adapter's folder and file hashes,
+    its system prompt, its model). A run directory holds one set of settings and any arms: a later
+    call may add arms (the next checkpoint), never change one. `backend` is the one the run uses;
+    the LoRA strategy is not a setting of the run but a way of serving it (each way is checked
+    against peft), so a run may resume with another. `server`: what a server the run goes through
+    serves (its base model and LoRAs by name and origin, its version), not its address."""
     c = plan.config
     fp = {
-        "model": plan.model, "adapter": plan.adapter,
-        "adapter_files": {str(a.path): a.file_hashes() for a in plan.adapters},
-        "dataset": plan.dataset, "split": c.split, "sampling": asdict(plan.sampling),
-        "arms": [{"name": a.name, "adapter": str(a.adapter.path) if a.adapter else None,
-                  "system_prompt": a.system_prompt, "model": a.model} for a in plan.arms],
+        "model": plan.model, "dataset": plan.dataset, "split": c.split, "sampling": asdict(plan.sampling),
         "chat_template": hashlib.sha256(str(tokenizer.chat_template).encode()).hexdigest()[:16],
-        "backend": backend, "lora_strategy": plan.lora_strategy, "dtype": c.dtype,
+        "backend": backend, "dtype": c.dtype,
         "max_model_len": c.max_model_len,
     }
     libs = versions()
@@ -77,7 +77,10 @@ def fingerprint(plan: RunPlan, backend: str, tokenizer: Any, server: dict[str, A
     if backend == "ray":
         d = c.distributed
         fp["distributed"] = {"tensor_parallel_size": d.tensor_parallel_size, "pipeline_parallel_size": d.pipeline_parallel_size}
-    return fp | {"id": hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()[:16]}
+    arms = {a.name: {"adapter": None if a.adapter is None else a.adapter.served_name or str(a.adapter.path.resolve()),
+                     "adapter_files": a.adapter.file_hashes() if a.adapter else {},
+                     "system_prompt": a.system_prompt, "model": a.model} for a in plan.arms}
+    return fp | {"id": hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()[:16], "arms": arms}
 
 
 class RunDir:
@@ -128,25 +131,45 @@ class RunDir:
         self._lock.close()
 
     def start(self, fp: dict[str, Any]) -> bool:
-        """True when the directory already holds this run (resume); a new run's fingerprint is
-        written. A run with other settings is refused, naming the first setting that differs."""
+        """True when the directory already holds this run (resume; arms it does not hold yet are
+        added); a new run's fingerprint is written. A run with other settings, or an arm of the
+        same name that is another arm, is refused, naming what differs."""
         self.run_id = fp["id"]
         path = self.path / FINGERPRINT_FILE
         if path.is_file():
             old = read_json_object(path, "the run cannot be resumed: pass another --output-dir", DataError)
-            if old.get("id") == fp["id"]:
-                return True
-            raise UserError(f"{self.path} holds a run with other settings ({_first_difference(old, fp)} differs): "
-                            "pass another --output-dir, or the same settings to resume it")
+            if old.get("id") != fp["id"]:
+                raise UserError(f"{self.path} holds a run with other settings ({_first_difference(old, fp)} differs): "
+                                "pass another --output-dir, or the same settings to resume it")
+            held = old.get("arms") if isinstance(old.get("arms"), dict) else {}
+            for name, arm in fp["arms"].items():
+                if name in held and held[name] != arm:
+                    raise UserError(f"{self.path} holds another arm named '{name}' "
+                                    f"({_first_difference(held[name], arm)} differs): name this arm otherwise, or "
+                                    "pass another --output-dir")
+            if set(fp["arms"]) - set(held):
+                self._write_fingerprint(old | {"arms": held | fp["arms"]})
+            return True
         if (self.path / GENERATIONS).exists() and not (self.path / GENERATIONS).is_file():
             raise UserError(f"{self.path / GENERATIONS} is not a file: pass another --output-dir")
         if (self.path / GENERATIONS).is_file() and (self.path / GENERATIONS).stat().st_size:
             raise UserError(f"{self.path} holds generations of an unknown run: pass another --output-dir")
+        self._write_fingerprint(fp)
+        return False
+
+    def _write_fingerprint(self, fp: dict[str, Any]) -> None:
+        path = self.path / FINGERPRINT_FILE
         try:
             atomic_write(path, json.dumps(fp, indent=2) + "\n")
         except OSError as e:
             raise UserError(f"cannot write {path} ({e.strerror}): pass another --output-dir") from None
-        return False
+
+    def arms(self) -> list[str]:
+        """The arms this run directory holds, in the order they joined it."""
+        path = self.path / FINGERPRINT_FILE
+        saved = read_json_object(path, "the run cannot be resumed: pass another --output-dir", DataError) \
+            if path.is_file() else {}
+        return list(saved.get("arms") or {}) if isinstance(saved.get("arms"), dict) else []
 
     def finished(self) -> dict[Key, dict[str, Any]]:
         """This run's finished generations, by key (a resumed run may repeat one: the last wins)."""
@@ -270,6 +293,6 @@ def _same_file(f: Any, path: Path) -> bool:
 def _first_difference(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> str:
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
-        if key != "id" and a != b:
+        if key not in ("id", "arms") and a != b:
             return _first_difference(a, b, f"{prefix}{key}.") if isinstance(a, dict) and isinstance(b, dict) else prefix + key
     return "fingerprint"

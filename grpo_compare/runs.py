@@ -1,5 +1,5 @@
 """What is done with a finished run, without a model: load it back as a Comparison, rescore it,
-diff two runs, and write its outputs (comparison.csv, summary.json, config.yaml, report.html).
+diff two runs, and write its outputs (comparison.csv and .parquet, summary.json, config.yaml, report.html).
 The run directory itself (lock, fingerprint, generations) is `grpo_compare.rundir`'s.
 
     write_outputs("runs/demo", comparison)           # the files a run leaves beside its generations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 import yaml
@@ -21,7 +21,7 @@ import yaml
 from .errors import DataError, UserError
 from .files import atomic_write
 from .html_report import render_report
-from .plan import from_record, record
+from .plan import RunPlan, from_record, record
 from .report import csv_safe
 from .rundir import GENERATIONS, RunDir, read_records, rerun_advice, result, versions
 from .scoring import score
@@ -36,13 +36,28 @@ def applied(summary: Summary) -> dict[str, str]:
     return {"adapter_applied": check["applied"]} if isinstance(check.get("applied"), str) else {}
 
 
+def typed(table: pd.DataFrame, arms: Sequence[str]) -> pd.DataFrame:
+    """The table with pandas' nullable types, so parquet keeps them: grades as booleans with nulls
+    (ungraded), counts as integers, the rest as it is.
+
+    >>> t = pd.DataFrame({"base_correct": [True, None], "base_completion_tokens": [3, 4], "base_reward_int": [0.5, 0]})
+    >>> typed(t, ["base"]).dtypes.tolist()
+    [BooleanDtype, Int64Dtype(), dtype('float64')]
+    """
+    kinds = {"correct": "boolean", "strict_format": "boolean", "soft_format": "boolean", "completion_tokens": "Int64"}
+    columns = {f"{arm}_{k}": kind for arm in arms for k, kind in kinds.items()} | {"level": "Int64"}
+    return table.astype({c: kind for c, kind in columns.items() if c in table.columns})
+
+
 def write_outputs(run_dir: str | Path, c: Comparison, summary: Summary | None = None) -> None:
-    """comparison.csv, summary.json, config.yaml (with the library versions) and report.html."""
+    """comparison.csv and comparison.parquet (the same table, typed), summary.json, config.yaml (the
+    plan, with the library versions) and report.html."""
     path = Path(run_dir).expanduser()
     summary = summary if summary is not None else c.summary
     try:
         path.mkdir(parents=True, exist_ok=True)
         atomic_write(path / "comparison.csv", csv_safe(c.table).to_csv(index=False))
+        atomic_write(path / "comparison.parquet", typed(c.table, [a.name for a in c.arms]).to_parquet(index=False))
         atomic_write(path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         atomic_write(path / "config.yaml",
                      yaml.safe_dump(record(c.config) | applied(summary) | {"versions": versions()}, sort_keys=False))
@@ -68,14 +83,7 @@ def load_run(run_dir: str | Path, rescore: bool = False) -> Comparison:
     0.12
     """
     path = _run_file(run_dir, GENERATIONS)
-    config_file = _run_file(run_dir, "config.yaml")
-    try:
-        raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise DataError(f"{config_file} is not valid YAML: {rerun_advice(config_file)}") from None
-    if not isinstance(raw, dict):
-        raise DataError(f"{config_file} does not hold a mapping of settings: {rerun_advice(config_file)}")
-    plan = from_record(raw, str(config_file))
+    plan = _read_plan(_run_file(run_dir, "config.yaml"))
     records = read_records(path)
     if not records:
         raise DataError(f"{path} holds no generations: the run stopped before its first result")
@@ -91,11 +99,29 @@ def load_run(run_dir: str | Path, rescore: bool = False) -> Comparison:
     if missing:
         raise DataError(f"{path} has no completions of arm '{sorted(missing)[0]}' named in config.yaml")
     saved = RunDir(run_dir).saved_summary()
-    c = comparison(plan, list(problems.values()), arms, every, saved.get("skipped", ()), saved.get("adapter_check"))
+    logged = {name: a["logged_reward"] for name, a in (saved.get("arms") or {}).items()
+              if isinstance(a, dict) and isinstance(a.get("logged_reward"), (int, float))}
+    c = comparison(plan, list(problems.values()), arms, every, saved.get("skipped", ()), saved.get("adapter_check"), logged)
     if len(c.problems) < len(problems):
         err.print(f"[yellow]{len(problems) - len(c.problems)} problems lack a completion of some arm "
                       "(an interrupted run): left out[/]")
     return c
+
+
+def recorded_plan(run_dir: str | Path) -> RunPlan | None:
+    """The plan a run directory's config.yaml records (None where it has none yet)."""
+    config_file = Path(run_dir).expanduser() / "config.yaml"
+    return _read_plan(config_file) if config_file.is_file() else None
+
+
+def _read_plan(config_file: Path) -> RunPlan:
+    try:
+        raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise DataError(f"{config_file} is not valid YAML: {rerun_advice(config_file)}") from None
+    if not isinstance(raw, dict):
+        raise DataError(f"{config_file} does not hold a mapping of settings: {rerun_advice(config_file)}")
+    return from_record(raw, str(config_file))
 
 
 def _problems(records: list[dict[str, Any]], path: Path) -> dict[str, Problem]:
@@ -142,7 +168,7 @@ def rebuild_report(run_dir: str | Path) -> Path:
 
 def rescore_run(run_dir: str | Path) -> Comparison:
     """Score the saved completions with the current scorer; rewrite the scores in generations.jsonl,
-    comparison.csv, summary.json and report.html. Returns the re-scored comparison."""
+    comparison.csv and .parquet, summary.json and report.html. Returns the re-scored comparison."""
     _run_file(run_dir, GENERATIONS)  # a run directory, before the lock would create one
     with RunDir(run_dir) as run:
         c = load_run(run_dir, rescore=True)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 from rich.markup import escape
 
+from .alarm import trainer_rewards
 from .config import CompareConfig
 from .datasets import load_problems
 from .demo import BUILTIN_DATASET, demo_problems
@@ -29,7 +30,7 @@ from .errors import UserError
 from .plan import Launch, RunPlan, plan
 from .prompts import render
 from .rundir import RunDir, fingerprint, record_key, result
-from .runs import write_outputs
+from .runs import recorded_plan, write_outputs
 from .scoring import score
 from .summary import comparison
 from .types import AdapterCheck, Arm, ArmResult, Comparison, Generation, Problem, Request, Results, Sampling
@@ -52,7 +53,8 @@ class Session:
         self.config = (config or CompareConfig()).override(**flags)
         live = live_vllm(engine)
         self.plan = plan(self.config, held_backend(engine) if engine is not None else None,
-                         str(live.llm_engine.model_config.model) if live is not None else None)
+                         str(live.llm_engine.model_config.model) if live is not None else None,
+                         str(getattr(engine, "lora_strategy", "mixed")) if live is None else "mixed")
         self.arms = {a.name: a for a in self.plan.arms}
         self._tokenizer = tokenizer or (live.get_tokenizer() if live else None)
         self._engine = adopt(engine, self.plan.adapters) if engine is not None else None
@@ -227,26 +229,48 @@ class Session:
             raise UserError("every problem is longer than the context window: raise --max-model-len")
         run = RunDir(output_dir) if output_dir else None
         with run or contextlib.nullcontext():
-            done: dict = {}
-            if run:
-                if run.start(fingerprint(call, self.backend(), self.tokenizer, server)):
-                    done = run.finished()
-                    err.print(f"[bold]Resuming[/] {run.path}: {len(done)} of {len(requests)} generations "
-                              "already done", highlight=False)
+            resumed = run is not None and run.start(fingerprint(call, self.backend(), self.tokenizer, server))
+            done = run.finished() if run is not None and resumed else {}
             todo = [r for r in requests if record_key(r.problem.id, r.prompt_text, r.arm.name, r.sample) not in done]
+            if resumed:
+                err.print(f"[bold]Resuming[/] {escape(str(run.path))}: {len(requests) - len(todo)} of {len(requests)} "
+                          "generations already done", highlight=False)
+            held = self.held_arms(run, names, [p.id for p in problems if p.id not in skipped], done, k) if resumed else []
+            keep = set(names) | {a.name for a in held}
             results: Results = {}
             for rec in done.values():
                 res = result(rec)
-                if res.generation.sample < k and res.generation.arm in names:
+                if res.generation.sample < k and res.generation.arm in keep:
                     results[res.generation.key] = res
             check = run.saved_summary().get("adapter_check") if run else None
             new, check = self.generate_run(todo, requests, call.config.batch_size * len(names) * k, run, check)
             results |= new
             launch = self.launch or Launch(self.backend(), call.lora_strategy, call.config.engine_mode)
-            c = comparison(call.launched(launch), problems, call.arms, results, skipped, check)
+            order = {name: i for i, name in enumerate(run.arms() if run else names)}
+            arms = [call.arms[0], *sorted([*call.arms[1:], *held], key=lambda a: order.get(a.name, len(order)))]
+            c = comparison(call.joined(arms).launched(launch), problems, arms, results, skipped, check,
+                           trainer_rewards(arms))
             if run:
                 write_outputs(run.path, c)
         return c
+
+    def held_arms(self, run: RunDir, names: Sequence[str], problems: Sequence[str], done: dict[Any, dict[str, Any]],
+                  k: int) -> list[Arm]:
+        """The arms a run directory holds beside this call's (earlier checkpoints), as its config.yaml
+        records them, where they answered every problem of this call; the others are named and left out."""
+        recorded = recorded_plan(run.path)
+        if recorded is None:
+            return []
+        have = {(r["problem_id"], r["arm"], r.get("sample", 0)) for r in done.values()}
+        held, short = [], []
+        for arm in recorded.arms:
+            if arm.name not in names:
+                full = all((pid, arm.name, s) in have for pid in problems for s in range(k))
+                (held if full else short).append(arm)
+        if short:
+            err.print(f"[yellow]{escape(str(run.path))} also holds {', '.join(escape(a.name) for a in short)}, without "
+                      "an answer to every problem of this run: left out of its comparison[/]", highlight=False)
+        return held
 
     def generate_run(self, todo: Sequence[Request], requests: Sequence[Request], batch: int, run: RunDir | None,
                      check: AdapterCheck | None) -> tuple[Results, AdapterCheck | None]:

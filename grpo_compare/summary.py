@@ -10,10 +10,11 @@ The first two arms are the pair being compared (baseline, treatment); more arms 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from .alarm import alarm
 from .scoring import NOTEBOOK_REWARDS
 from .stats import bootstrap_delta_ci, holm_adjust, mcnemar_exact, sample_metrics
 from .types import AdapterCheck, Arm, ArmResult, ArmSummary, Comparison, Problem, Results, Summary
@@ -25,13 +26,15 @@ OUTCOMES = ("fixed", "broken", "both_correct", "both_wrong", "ungraded")
 
 
 def comparison(plan: Any, problems: Sequence[Problem], arms: Sequence[Arm], results: Results,
-               skipped: Sequence[str] = (), adapter_check: AdapterCheck | None = None) -> Comparison:
+               skipped: Sequence[str] = (), adapter_check: AdapterCheck | None = None,
+               logged: Mapping[str, float] | None = None) -> Comparison:
     """The Comparison of `results` keyed (problem id, arm, sample), under the run's `plan`
-    (`grpo_compare.plan.RunPlan`); problems lacking an arm are left out."""
+    (`grpo_compare.plan.RunPlan`); problems lacking an arm are left out. `logged`: the training
+    reward a trainer logged at each checkpoint arm's step, where known (for the alarm)."""
     first, samples = split_samples(results)
     kept = tuple(p for p in problems if all((p.id, a.name) in first for a in arms))
     table = comparison_table(kept, arms, first)
-    summary = summarize(table, arms, kept, samples, plan.num_samples, list(skipped), adapter_check)
+    summary = summarize(table, arms, kept, samples, plan.num_samples, list(skipped), adapter_check, logged or {})
     return Comparison(plan, kept, tuple(arms), first, samples, table, summary, tuple(skipped))
 
 
@@ -85,10 +88,15 @@ def arm_cells(res: ArmResult) -> dict[str, Any]:
 
 def summarize(t: pd.DataFrame, arms: Sequence[Arm], problems: Sequence[Problem],
               samples: dict[tuple[str, str], tuple[ArmResult, ...]], k: int = 1,
-              skipped: list[str] | None = None, adapter_check: AdapterCheck | None = None) -> Summary:
-    """Per-arm rates and the paired statistics of treatment vs baseline."""
+              skipped: list[str] | None = None, adapter_check: AdapterCheck | None = None,
+              logged: Mapping[str, float] | None = None) -> Summary:
+    """Per-arm rates, the paired statistics of treatment vs baseline (and of every adapter arm vs
+    baseline), the best adapter arm and the reward-hacking alarm."""
     base, treat = arms[0].name, arms[1].name
     per_arm = {a.name: _arm_summary(t, a.name) for a in arms}
+    for name, reward in (logged or {}).items():
+        if name in per_arm:
+            per_arm[name]["logged_reward"] = reward
     if k > 1:  # k samples per problem: pass@k and maj@k beside sample 0's rates
         for a in arms:
             groups = [[(r.score.answer, r.score.correct) for r in samples.get((p.id, a.name), ())] for p in problems]
@@ -100,9 +108,10 @@ def summarize(t: pd.DataFrame, arms: Sequence[Arm], problems: Sequence[Problem],
     for stats, p in zip(versus.values(), holm_adjust([s["mcnemar_p"] for s in versus.values()])):
         stats["mcnemar_p_holm"] = p  # Holm across the adapter arms: several checkpoints, one family of tests
     best = max(adapters, key=lambda a: per_arm[a]["accuracy"] or 0.0) if adapters else None  # ties: the earlier
+    signals = alarm(t, [a.name for a in arms], per_arm, versus, logged) if len(t) else []
     return Summary(n=len(t), baseline=base, treatment=treat, arms=per_arm, **paired(t, base, treat),
                    outcomes=counts, skipped=list(skipped or ()), adapter_check=adapter_check,
-                   vs_baseline=versus, best=best)
+                   vs_baseline=versus, best=best, alarm=signals)
 
 
 def paired(t: pd.DataFrame, base: str, arm: str) -> dict[str, Any]:

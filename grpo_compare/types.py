@@ -144,6 +144,7 @@ class ArmSummary(TypedDict, total=False):
     truncated_rate: Optional[float]
     mean_rewards: dict[str, Optional[float]]
     samples: dict[str, Any]
+    logged_reward: float  # the training reward the trainer logged at this checkpoint's step, where known
 
 
 class Summary(TypedDict):
@@ -164,6 +165,7 @@ class Summary(TypedDict):
     # every adapter arm (each checkpoint) against the baseline arm, Holm-adjusted across them
     vs_baseline: NotRequired[dict[str, dict[str, Any]]]
     best: NotRequired[Optional[str]]  # the adapter arm of highest accuracy, ties to the earlier step
+    alarm: NotRequired[list[dict[str, Any]]]  # the reward-hacking signals (grpo_compare.alarm), each with its detail
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,18 @@ def test_a_run_loads_back_as_the_comparison_it_wrote(run):
         assert (again / name).read_text() == (run / name).read_text(), name
 
 
+def test_the_parquet_table_is_the_csv_table_with_its_types(run):
+    import datasets
+
+    csv, parquet = pd.read_csv(run / "comparison.csv"), pd.read_parquet(run / "comparison.parquet")
+    assert list(parquet.columns) == list(csv.columns) and len(parquet) == len(csv)
+    assert str(parquet["grpo_correct"].dtype) == "boolean" and str(parquet["base_completion_tokens"].dtype) == "Int64"
+    assert str(parquet["level"].dtype) == "Int64" and parquet["grpo_reward_int"].dtype == "float64"
+    assert parquet["grpo_correct"].tolist() == [None if pd.isna(x) else bool(x) for x in csv["grpo_correct"]]
+    rows = datasets.load_dataset("parquet", data_files=str(run / "comparison.parquet"), split="train")
+    assert rows.features["grpo_correct"].dtype == "bool" and rows.features["base_completion_tokens"].dtype == "int64"
+
+
 def test_rescore_restores_scores_from_the_completions(run):
     csv, summary = (run / "comparison.csv").read_text(), json.loads((run / "summary.json").read_text())
     scores = [r["score"] for r in records(run)]

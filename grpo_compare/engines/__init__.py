@@ -140,6 +140,8 @@ def adopt(engine: Any, adapters: Sequence[AdapterInfo]) -> Engine:
     """An engine the caller already holds as this package's Engine, serving `adapters` (never closed here)."""
     kind = held_backend(engine)
     if _is_engine(engine):
+        if isinstance(engine, Engine):  # one of this package's: it takes adapters saved since it started
+            engine.serve(adapters)
         return engine
     return (UnslothEngine if kind == "unsloth" else VLLMEngine).wrap(engine, adapters)
 

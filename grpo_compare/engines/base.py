@@ -7,6 +7,7 @@ import gc
 from typing import Any, Iterator, Sequence
 
 from ..adapters import AdapterInfo
+from ..errors import UserError
 from ..types import AdapterCheck, Generation, Request, Sampling
 
 
@@ -32,6 +33,19 @@ class Engine:
 
     def close(self) -> None:
         """Free the weights and KV cache (a no-op for an engine the user owns)."""
+
+    lora_strategy = "mixed"  # how the engine serves adapter rows: LoRA rows beside base rows, or merged copies
+
+    def serve(self, adapters: Sequence[AdapterInfo]) -> None:
+        """Serve these adapters too, beside those it started with (a checkpoint saved since)."""
+        new = [a for a in adapters if a not in self.served()]
+        if new:
+            raise UserError(f"the {self.name} engine serves the adapters it started with: compare {new[0].path} "
+                            "with an engine started for it")
+
+    def served(self) -> set[AdapterInfo]:
+        """The adapters this engine serves."""
+        return set(getattr(self, "loras", {}))
 
     def weights_check(self, adapter: AdapterInfo) -> AdapterCheck | None:
         """The adapter check, where the engine knows it without generating (merged weights)."""

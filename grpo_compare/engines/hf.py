@@ -80,6 +80,24 @@ class HFEngine(Engine):
             for i, (text, n, by_length) in zip(rows, outs):
                 yield generation(requests[i], text, n, by_length, time.perf_counter() - start)
 
+    def served(self) -> set[AdapterInfo]:
+        return set(self.adapter_names)
+
+    def serve(self, adapters: Sequence[AdapterInfo]) -> None:
+        """Serve these adapters too, loaded into the PeftModel beside the others (adapters that wrap
+        only linear layers: the others need the base weights loaded afresh, by an engine of their own)."""
+        from peft import PeftModel
+
+        for a in [a for a in adapters if a not in self.adapter_names]:
+            if not (self.together and set(a.features) <= SHAREABLE):
+                super().serve([a])
+            name = f"adapter{len(self.adapter_names) + 1}"
+            if isinstance(self.model, PeftModel):
+                self.model.load_adapter(str(a.path), adapter_name=name)
+            else:
+                self.model = PeftModel.from_pretrained(self.model, str(a.path), adapter_name=name).to(self.device).eval()
+            self.adapter_names[a] = name
+
     def close(self) -> None:
         model = getattr(self, "model", None)
         if model is not None:

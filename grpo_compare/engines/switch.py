@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator, Sequence
 from ..adapters import AdapterInfo
 from ..types import AdapterCheck, Generation, Request, Sampling
 from .base import Engine
+from .merge import merged_model
 
 
 class SwitchingEngine(Engine):
@@ -53,6 +54,21 @@ class SwitchingEngine(Engine):
         if r.arm.adapter in self.merged:
             return str(self.merged[r.arm.adapter])
         return self.base
+
+    @property
+    def lora_strategy(self) -> str:  # type: ignore[override]
+        return "merged" if self.merged else "mixed"
+
+    def served(self) -> set[AdapterInfo]:
+        return set(self.merged) if self.merged else (self.engine.served() if self.engine is not None else set())
+
+    def serve(self, adapters: Sequence[AdapterInfo]) -> None:
+        """Serve these adapters too: merged, each into its own cached copy of the base weights."""
+        new = [a for a in adapters if a not in self.served()]
+        if new and not self.merged:
+            self._engine(self.base).serve(new)
+        for a in new if self.merged else ():
+            self.merged[a] = merged_model(self.base, a)
 
     def weights_check(self, adapter: AdapterInfo) -> AdapterCheck | None:
         """Did merging the adapter change any weight? (recorded by the merge, no generation needed)"""

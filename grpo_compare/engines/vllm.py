@@ -112,6 +112,24 @@ class VLLMEngine(Engine):
             if pending:
                 engine.abort_request(list(pending))
 
+    def serve(self, adapters: Sequence[AdapterInfo]) -> None:
+        """Serve these adapters too: one more LoRARequest each, where the engine has LoRA slots of
+        their rank (on CPU, one slot more than adapters: base rows pick up an adapter otherwise)."""
+        from vllm.lora.request import LoRARequest
+
+        new = [a for a in adapters if a not in self.loras]
+        if not new:
+            return
+        lora = self.llm.llm_engine.vllm_config.lora_config
+        if lora is None or lora.max_lora_rank < max(a.rank for a in new):
+            raise UserError(f"the running vLLM engine has no LoRA slot of rank {max(a.rank for a in new)} for "
+                            f"{new[0].path}: use --lora-strategy merged, or start it with that rank")
+        if not has_cuda() and lora.max_loras <= len(self.loras) + len(new):
+            raise UserError(f"the running vLLM engine has {lora.max_loras} LoRA slot(s) for {len(self.loras) + len(new)} "
+                            "adapters; on CPU base rows then pick up an adapter: use --lora-strategy merged")
+        first = max((r.lora_int_id for r in self.loras.values()), default=0) + 1
+        self.loras |= {a: LoRARequest(f"grpo-compare-{i}", i, str(a.path)) for i, a in enumerate(new, first)}
+
     def load_weights(self, folder: str) -> None:
         """Swap another checkpoint of the same architecture into this engine, in place: the loader
         runs again (on CPU the weights are repacked for oneDNN), and cached prefixes are dropped."""
