@@ -350,7 +350,8 @@ def expand_adapters(value: str | Sequence[str], say: Callable[[str], None] = lam
             say(f"{path}: using its final adapter; its {_few([p.name for p in steps.values()])} are left out "
                 "(pass each with --adapter to compare them)")
         elif steps:
-            say(f"{path}: {len(steps)} checkpoints, one arm each: {_few([p.name for p in steps.values()])}"
+            say(f"{path}: {len(steps)} checkpoint{'s' if len(steps) > 1 else ''}, one arm each: "
+                f"{_few([p.name for p in steps.values()])}"
                 + (f"; left out: {_few(left)}" if left else ""))
             out += list(steps.values())
             continue

@@ -34,7 +34,7 @@ from typing import Any, Optional, Union
 from .errors import APIError, UserError, expect
 from .files import note_input, read_yaml_mapping, shorten
 from .guide import from_guide, guide_keys, is_guide, known, relabel
-from .prompts import PROMPTS
+from .prompts import prompt_text
 from .settings import KINDS, at_least, setting, validate
 from .types import Sampling
 
@@ -43,23 +43,6 @@ STRATEGIES = ("auto", "mixed", "merged")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "half", "float32", "bfloat16", "float16")
 ENGINE_MODES = ("auto", "eager", "compiled")
-
-
-def prompt_text(value: str | None) -> str | None:
-    """A named prompt's text, or `value` itself when it is literal text.
-
-    A bare lower-case word is taken as a name, so a misspelt one fails instead of reaching the
-    model as the literal system prompt "xml_cott".
-
-    >>> prompt_text("xml_cot").startswith("\\nRespond"), prompt_text("You are terse.")
-    (True, 'You are terse.')
-    """
-    if value is None or value in PROMPTS:
-        return PROMPTS.get(value) if value else None
-    if re.fullmatch(r"[a-z][a-z0-9_]*", value):
-        raise UserError(f"unknown named system prompt '{value}': the names are {', '.join(PROMPTS)}; "
-                        "literal prompt text needs more than one word")
-    return value
 
 
 @dataclass(frozen=True)
@@ -235,13 +218,12 @@ class CompareConfig:
     def __post_init__(self) -> None:
         if isinstance(self.adapter, list):  # YAML and repeated flags give lists
             object.__setattr__(self, "adapter", tuple(self.adapter) if len(self.adapter) != 1 else self.adapter[0])
-        if isinstance(self.arms, list):
-            object.__setattr__(self, "arms", tuple(self.arms))
-        expect(self.arms, tuple, "arms", "a list of ArmSpec(name, lora, system_prompt, model)")
-        for arm in self.arms:
-            expect(arm, ArmSpec, "each of arms", "ArmSpec(name, lora, system_prompt, model), e.g. ArmSpec(**d) for a dict d")
-        for name, kind in (("sampling", SamplingConfig), ("lora_shape", LoraShape), ("distributed", DistributedConfig)):
-            expect(getattr(self, name), kind, name, f"{kind.__name__}(...), e.g. {kind.__name__}(**d) for a dict d")
+        object.__setattr__(self, "arms", expect(tuple(self.arms) if isinstance(self.arms, list) else self.arms, tuple,
+                                                "arms", "a list of ArmSpec(name, lora, system_prompt, model)"))
+        for value, kind, name in [(a, ArmSpec, "each of arms") for a in self.arms] + [
+                (self.sampling, SamplingConfig, "sampling"), (self.lora_shape, LoraShape, "lora_shape"),
+                (self.distributed, DistributedConfig, "distributed")]:  # the Python API's door: no dicts
+            expect(value, kind, name, f"{kind.__name__}(...), e.g. {kind.__name__}(**d) for a dict d")
         validate(self)
         names = [a.name for a in self.arms]
         if len(names) < 2 or len(set(names)) != len(names):

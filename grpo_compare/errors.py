@@ -37,4 +37,6 @@ def expect(value: Any, kinds: type | tuple[type, ...], argument: str, hint: str 
     names = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
     shown = repr(value)
     shown = shown if len(shown) <= 60 else shown[:60] + "..."
-    raise APIError(f"{argument} must be a {names}, got {type(value).__name__} {shown}" + (f": {hint}" if hint else ""))
+    article = "an" if names[0] in "AEIOUaeiou" else "a"
+    raise APIError(f"{argument} must be {article} {names}, got {type(value).__name__} {shown}"
+                   + (f": {hint}" if hint else ""))

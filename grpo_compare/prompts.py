@@ -8,6 +8,7 @@ some chat templates add a default system prompt when none is given, and that sho
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Any, Callable, Sequence
 
@@ -26,6 +27,23 @@ XML_COT = (
     "\nRespond in the following format:\n<reasoning>\n...\n</reasoning>\n<answer>\n...\n</answer>\n"
 )
 PROMPTS = {"xml_cot": XML_COT}  # named system prompts a config may refer to
+
+
+def prompt_text(value: str | None) -> str | None:
+    """A named prompt's text, or `value` itself when it is literal text.
+
+    A bare lower-case word is taken as a name, so a misspelt one fails instead of reaching the
+    model as the literal system prompt "xml_cott".
+
+    >>> prompt_text("xml_cot").startswith("\\nRespond"), prompt_text("You are terse.")
+    (True, 'You are terse.')
+    """
+    if value is None or value in PROMPTS:
+        return PROMPTS.get(value) if value else None
+    if re.fullmatch(r"[a-z][a-z0-9_]*", value):
+        raise UserError(f"unknown named system prompt '{value}': the names are {', '.join(PROMPTS)}; "
+                        "literal prompt text needs more than one word")
+    return value
 
 
 def messages(arm: Arm, question: str) -> list[dict[str, str]]:

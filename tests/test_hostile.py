@@ -1265,7 +1265,7 @@ CASES: list[Case] = [
               "checkpoint-0100 and", "checkpoint-100 are both step 100"),
     # digits of another script are not a step (int() reads them as 100)
     ckpt_case("checkpoint-non-ascii-digits", lambda w: checkpoint_folder(w, "checkpoint-100", "checkpoint-١٠٠"),
-              "1 checkpoints, one arm each: checkpoint-100", "left out: checkpoint-١٠٠ (not a step number)"),
+              "1 checkpoint, one arm each: checkpoint-100", "left out: checkpoint-١٠٠ (not a step number)"),
     # checkpoint-abc and a checkpoint folder without an adapter: left out, and said
     ckpt_case("checkpoint-left-out", lambda w: checkpoint_folder(w, "checkpoint-10", "checkpoint-abc", "checkpoint-5/"),
               "checkpoint-abc (not a step number)", "checkpoint-5 (no adapter_config.json)"),
@@ -1379,7 +1379,7 @@ CASES: list[Case] = [
              "problems must be a list of Problem, got str"),
     # dicts as arms
     api_case("api-arms-dicts", lambda w: __import__("grpo_compare").CompareConfig(arms=[{"name": "base"}, {"name": "x"}]),
-             "each of arms must be a ArmSpec, got dict", "ArmSpec(**d)"),
+             "each of arms must be an ArmSpec, got dict", "ArmSpec(**d)"),
     # a dict as sampling
     api_case("api-sampling-dict", lambda w: __import__("grpo_compare").CompareConfig(sampling={"temperature": 0}),
              "sampling must be a SamplingConfig, got dict"),
