@@ -344,10 +344,12 @@ def _check_shapes(weights: Path, shapes: dict[str, list[int]], model_cfg: dict[s
             )
 
 
-def expand_adapters(value: str | Sequence[str]) -> list[Path]:
+def expand_adapters(value: str | Sequence[str], say: Callable[[str], None] = lambda line: None) -> list[Path]:
     """The adapter folders a run compares: each folder given, where a folder holding
     `checkpoint-<step>` subfolders (the TRL / transformers layout) stands for every checkpoint
-    with an adapter_config.json, in step order.
+    with an adapter_config.json, in step order. `say` is told, in one line per folder, which
+    checkpoints were taken and which folders were left out and why; a final adapter beside its
+    checkpoints is taken alone, and said so. Two folders of one step are refused.
 
     >>> expand_adapters("outputs/grpo")   # doctest: +SKIP
     [PosixPath('outputs/grpo/checkpoint-100'), PosixPath('outputs/grpo/checkpoint-200')]
@@ -355,10 +357,50 @@ def expand_adapters(value: str | Sequence[str]) -> list[Path]:
     out: list[Path] = []
     for item in [value] if isinstance(value, str) else value:
         path = Path(item).expanduser()
-        steps = sorted((int(m.group(1)), p) for p in (path.iterdir() if path.is_dir() else ())
-                       if (m := re.fullmatch(r"checkpoint-(\d+)", p.name)) and (p / "adapter_config.json").is_file())
-        if steps and not (path / "adapter_config.json").is_file():
-            out += [p for _, p in steps]
-        else:
-            out.append(path)
+        steps, left = checkpoints(path)
+        final = (path / "adapter_config.json").is_file()
+        if steps and final:
+            say(f"{path}: using its final adapter; its {_few([p.name for p in steps.values()])} are left out "
+                "(pass each with --adapter to compare them)")
+        elif steps:
+            say(f"{path}: {len(steps)} checkpoint{'s' if len(steps) > 1 else ''}, one arm each: "
+                f"{_few([p.name for p in steps.values()])}"
+                + (f"; left out: {_few(left)}" if left else ""))
+            out += list(steps.values())
+            continue
+        elif left:
+            say(f"{path}: no checkpoint taken; left out: {_few(left)}")
+        out.append(path)
     return out
+
+
+def checkpoints(path: Path) -> tuple[dict[int, Path], list[str]]:
+    """The `checkpoint-<step>` folders of `path` with an adapter, by step in step order, and the
+    other folders named checkpoint-* with why each was left out. The step is ASCII digits (int()
+    would also read other scripts' digits); two folders of one step (checkpoint-100 and
+    checkpoint-0100) are refused."""
+    steps: dict[int, Path] = {}
+    left: list[str] = []
+    folders = sorted(p for p in path.iterdir() if p.name.startswith("checkpoint-") and p.is_dir()) if path.is_dir() else []
+    for p in folders:
+        digits = p.name[len("checkpoint-"):]
+        if not re.fullmatch(r"[0-9]+", digits):
+            left.append(f"{p.name} (not a step number)")
+        elif not (p / "adapter_config.json").is_file():
+            left.append(f"{p.name} (no adapter_config.json)")
+        elif int(digits) in steps:
+            raise UserError(f"{steps[int(digits)]} and {p} are both step {int(digits)}: remove or rename one of them")
+        else:
+            steps[int(digits)] = p
+    return dict(sorted(steps.items())), left
+
+
+def _few(names: Sequence[str], most: int = 8) -> str:
+    """`names` joined, the middle left out where there are many.
+
+    >>> _few([str(i) for i in range(20)], 4)
+    '0, 1, ... 18, 19 (20)'
+    """
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{', '.join(names[:most // 2])}, ... {', '.join(names[-(most // 2):])} ({len(names)})"

@@ -38,6 +38,7 @@ from transformers import TrainerCallback
 from .config import CompareConfig
 from .engines import has_cuda
 from .errors import UserError
+from .files import open_output
 from .watch import METRICS, PREFIX, run_dir_of
 
 ACCURACY = PREFIX + "accuracy"
@@ -132,7 +133,7 @@ class CompareCallback(TrainerCallback):
         if has_cuda() and config.gpu_memory_utilization is None:  # beside training on the same GPU
             config = config.override(gpu_memory_utilization=0.3)
         settings.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
-        log = open(self.run_dir / "watch.log", "ab")  # noqa: SIM115 - the child holds it for its life
+        log = open_output(self.run_dir / "watch.log", "a", "pass another output_dir")  # the child's, for its life
         self.process = subprocess.Popen([sys.executable, "-m", "grpo_compare.cli", "watch", str(self.folder),
                                          "--config", str(settings), "--poll", "0.5"],
                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

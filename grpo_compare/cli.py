@@ -7,6 +7,7 @@ Every shared option is a config field of the same name (`--max-tokens` is `max_t
 flag is a plain override of the YAML given with `--config`.
 """
 
+import errno
 import inspect
 import os
 import shlex
@@ -41,7 +42,7 @@ from .frontend import (
 from .html_report import render_report
 from .report import csv_safe, print_summary
 from .rundir import GENERATIONS
-from .runs import diff_runs, rebuild_report, rescore_run, write_file
+from .runs import diff_runs, rebuild_report, rescore_run, run_inputs, unwritten_note, write_file
 from .session import compare
 from .stats import points
 from .ui import OUT, engine_output, err, out
@@ -81,14 +82,20 @@ def command(name: str, *options: str) -> Callable[[Callable[..., Any]], Callable
             try:
                 return fn(**kw, flags=flags)
             except UserError as e:
-                err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
+                err.print(f"[bold red]error:[/] {escape(clip_middle(str(e)))}", highlight=False)
                 raise typer.Exit(e.exit_code) from None
             except KeyboardInterrupt as e:  # compare says what was kept; the other commands keep nothing
-                err.print("[bold yellow]interrupted[/]", highlight=False)
+                unwritten = ", ".join(getattr(e, "unwritten", ()))
+                stale = f": {unwritten} not rewritten (stale); run the same command again" if unwritten else ""
+                say(f"[bold yellow]interrupted[/]{escape(stale)}")
                 raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT)) from None
             except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own ways out (usage errors too)
                 raise
             except Exception as e:  # the net under every check: one line, the traceback in a log
+                if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG:  # a path, wherever first looked at
+                    err.print(f"[bold red]error:[/] {escape(clip_middle(str(e.filename)))}: {e.strerror}: pass a "
+                              "shorter path (at most 255 bytes a name)", highlight=False)
+                    raise typer.Exit(2) from None
                 if DEBUG["on"]:
                     raise
                 err.print(f"[bold red]error:[/] {escape(unexpected(e))}", highlight=False)
@@ -110,6 +117,19 @@ def options(debug: bool = typer.Option(False, "--debug", envvar="GRPO_COMPARE_DE
                                        help="Print the traceback of an unexpected error (otherwise it goes to a log file).")
             ) -> None:
     DEBUG["on"] = debug
+
+
+def clip_middle(line: str, most: int = 1500) -> str:
+    """`line`, its middle left out where it is longer than `most` characters: a message quoting a
+    huge value keeps its start and its fix.
+
+    >>> clip_middle("a" * 10 + "b" * 10, 8)
+    'aaaaa ... bbb'
+    """
+    if len(line) <= most:
+        return line
+    head = most * 2 // 3
+    return f"{line[:head]} ... {line[-(most - head):]}"
 
 
 def unexpected(e: Exception) -> str:
@@ -141,12 +161,21 @@ def compare_cmd(flags: dict[str, Any]) -> None:
     except KeyboardInterrupt as e:
         kept = (f"finished generations are kept in {run / GENERATIONS}; " if (run / GENERATIONS).is_file()
                 else "nothing had finished yet; ")
-        err.print(f"[bold yellow]interrupted:[/] {escape(kept + 'resume with: ' + resume_command(run))}", highlight=False)
+        say(f"[bold yellow]interrupted:[/] {escape(unwritten_note(e, run) + kept + 'resume with: ' + resume_command(run))}")
         raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT)) from None
     print_summary(result, out)
-    err.print(f"wrote {run}/comparison.csv (and .parquet), summary.json, generations.jsonl, config.yaml, report.html"
-              + ("" if verbose else "; the engine's log is in engine.log"), highlight=False)
+    err.print(escape(f"wrote {run}/comparison.csv (and .parquet), summary.json, generations.jsonl, config.yaml, "
+                     "report.html" + ("" if verbose else "; the engine's log is in engine.log")), highlight=False)
     gate(result.summary, cfg.min_delta)
+
+
+def say(line: str) -> None:
+    """One line on the terminal's stderr (rich markup), where a terminal that hung up (SIGHUP)
+    cannot fail the exit that follows."""
+    try:
+        err.print(line, highlight=False)
+    except OSError:
+        pass
 
 
 @command("watch", *ENGINE, *DATA, "output_dir")
@@ -166,8 +195,8 @@ def watch_cmd(
         with engine_output(watcher.run_dir / "engine.log", verbose, "pass a writable --output-dir"):
             watcher.run(until_step, poll, report=lambda m: out.print(escape(line(m)), highlight=False, soft_wrap=True))
     except KeyboardInterrupt as e:
-        err.print(f"[bold yellow]stopped:[/] {len(watcher.done())} arms in {escape(str(watcher.run_dir))}; resume "
-                  f"with: {escape(resume_command(watcher.run_dir))}", highlight=False)
+        say(f"[bold yellow]stopped:[/] {len(watcher.done())} arms in {escape(str(watcher.run_dir))}; resume "
+            f"with: {escape(resume_command(watcher.run_dir))}")
         raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT)) from None
     finally:
         watcher.close()
@@ -176,16 +205,21 @@ def watch_cmd(
 
 
 def gate(summary: dict[str, Any], min_delta: float | None) -> None:
-    """Exit 4 with one line when the best adapter arm's delta CI lower bound is below `min_delta`."""
+    """Exit 4 with one line when the best adapter arm's delta CI lower bound is below `min_delta`,
+    or when no adapter arm has a graded answer to judge."""
     best = summary.get("best")
-    if min_delta is None or best is None:
+    if min_delta is None:
         return
+    if best is None:
+        err.print(f"[bold red]gate:[/] no adapter arm has a graded answer, so no gain over {escape(summary['baseline'])} "
+                  f"can be shown: below --min-delta {points(min_delta)}", highlight=False)
+        raise typer.Exit(4)
     low = summary["vs_baseline"][best]["delta_accuracy_ci"][0]
     if low is None or low < min_delta:
-        err.print(f"[bold red]gate:[/] the best adapter arm {best} gains {points(low)} points over "
-                  f"{summary['baseline']} at the 95% CI lower bound, below --min-delta {points(min_delta)}", highlight=False)
+        err.print(f"[bold red]gate:[/] the best adapter arm {escape(best)} gains {points(low)} points over "
+                  f"{escape(summary['baseline'])} at the 95% CI lower bound, below --min-delta {points(min_delta)}", highlight=False)
         raise typer.Exit(4)
-    err.print(f"gate passed: {best} gains at least {points(low)} points over {summary['baseline']} "
+    err.print(f"gate passed: {escape(best)} gains at least {points(low)} points over {escape(summary['baseline'])} "
               f"(95% CI lower bound >= {points(min_delta)})", highlight=False)
 
 
@@ -208,14 +242,15 @@ def train_demo_cmd(flags: dict[str, Any],
 @command("report")
 def report_cmd(flags: dict[str, Any], run_dir: Path = typer.Argument(..., help="A run directory written by `grpo-compare compare`.")) -> None:
     """Rebuild RUN_DIR/report.html from the run's saved files (no model is loaded)."""
-    err.print(f"wrote {rebuild_report(run_dir)}")
+    err.print(escape(f"wrote {rebuild_report(run_dir)}"), highlight=False)
 
 
 @command("rescore")
 def rescore_cmd(flags: dict[str, Any], run_dir: Path = typer.Argument(..., help="A run directory written by `grpo-compare compare`.")) -> None:
     """Re-score RUN_DIR's saved completions with the current scorer (no model is loaded)."""
     print_summary(rescore_run(run_dir), out)
-    err.print(f"rewrote {run_dir}/generations.jsonl scores, comparison.csv (and .parquet), summary.json, report.html")
+    err.print(escape(f"rewrote {run_dir}/generations.jsonl scores, config.yaml, summary.json, comparison.csv "
+                     "(and .parquet), report.html"), highlight=False)
 
 
 @command("diff")
@@ -231,13 +266,14 @@ def diff_cmd(
     """Compare two runs (or two arms of one run) problem by problem: fixed / broken by B relative to A."""
     run_b = run_b or run_a
     d = diff_runs(run_a, run_b, arm_a, arm_b)
-    err.print(f"a = {run_a} ({d.arms[0].name[2:]}), b = {run_b} ({d.arms[1].name[2:]}); "
-              f"{len(d.problems)} shared problems")
+    err.print(escape(f"a = {run_a} ({d.arms[0].name[2:]}), b = {run_b} ({d.arms[1].name[2:]}); "
+                     f"{len(d.problems)} shared problems"), highlight=False)
     print_summary(d, out)
+    inputs = run_inputs(run_a, run_b)
     if csv:
-        err.print(f"wrote {write_file(csv, csv_safe(d.table).to_csv(index=False))}")
+        err.print(escape(f"wrote {write_file(csv, csv_safe(d.table).to_csv(index=False), inputs)}"), highlight=False)
     if html:
-        err.print(f"wrote {write_file(html, render_report(d))}")
+        err.print(escape(f"wrote {write_file(html, render_report(d), inputs)}"), highlight=False)
 
 
 # --- the inference front end: ask, batch, chat, evaluate -------------------------------------------
@@ -286,7 +322,7 @@ def batch_cmd(
         check_output(target, arms)
         per_arm = inf.batch_by_arm(questions, arms=arms)
     paths = write_per_arm(target, per_arm)
-    err.print(f"{len(questions)} questions; wrote {', '.join(map(str, paths))}")
+    err.print(escape(f"{len(questions)} questions; wrote {', '.join(map(str, paths))}"), highlight=False)
 
 
 @command("chat", *ENGINE)
@@ -313,23 +349,30 @@ def evaluate_cmd(
     with _engine_log(flags):
         inf, arms = _inference(flags, arm)
         target = output or Path(inf.config.results_path) / "evaluation.json"
-        check_output(target, arms)
+        check_output(target, arms, [(inf.session.plan.dataset, "the dataset")])
         log_dir = run_dir_name(inf.config.log_path, inf.session.plan.dataset) if inf.config.save_detailed_log else None
         per_arm, comparison = inf.evaluate_arms(arms=arms, log_dir=log_dir)
     print_evaluation(out, per_arm, comparison.summary if comparison else None)
     paths = write_per_arm(target, per_arm)
-    err.print(f"wrote {', '.join(map(str, paths))}" + (f"; run files in {log_dir}" if log_dir and comparison else ""))
+    err.print(escape(f"wrote {', '.join(map(str, paths))}" + (f"; run files in {log_dir}" if log_dir and comparison else "")),
+              highlight=False)
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (schedulers, `timeout`, container stops) ends a run as Ctrl-C does: finished work
-    kept, the lock released, the resume command printed; the exit code is 143."""
+    """SIGTERM (schedulers, `timeout`, container stops) and SIGHUP (a closed terminal or SSH
+    session) end a run as Ctrl-C does: finished work kept, the lock released, the engine closed,
+    the resume command printed; the exit code is 128 + the signal (143, 129)."""
 
-    signum = signal.SIGTERM
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__()
+        self.signum = signum
 
 
 def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated()
+    raise Terminated(signum)
+
+
+STOPS = (signal.SIGTERM, signal.SIGHUP)  # the signals that end a run as Ctrl-C does
 
 
 PRELOAD = ("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", "/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4",
@@ -350,7 +393,8 @@ def preload() -> None:
 
 def main() -> None:
     preload()
-    signal.signal(signal.SIGTERM, _terminate)
+    for signum in STOPS:
+        signal.signal(signum, _terminate)
     app()
 
 

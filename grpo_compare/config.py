@@ -24,17 +24,17 @@ optimization`), translated key by key onto the same fields. Errors name the key 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import yaml
-
-from .errors import UserError
+from .errors import APIError, UserError, expect
+from .files import note_input, read_yaml_mapping, shorten
 from .guide import from_guide, guide_keys, is_guide, known, relabel
-from .prompts import PROMPTS
+from .prompts import prompt_text
 from .settings import KINDS, at_least, setting, validate
 from .types import Sampling
 
@@ -43,23 +43,6 @@ STRATEGIES = ("auto", "mixed", "merged")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "half", "float32", "bfloat16", "float16")
 ENGINE_MODES = ("auto", "eager", "compiled")
-
-
-def prompt_text(value: str | None) -> str | None:
-    """A named prompt's text, or `value` itself when it is literal text.
-
-    A bare lower-case word is taken as a name, so a misspelt one fails instead of reaching the
-    model as the literal system prompt "xml_cott".
-
-    >>> prompt_text("xml_cot").startswith("\\nRespond"), prompt_text("You are terse.")
-    (True, 'You are terse.')
-    """
-    if value is None or value in PROMPTS:
-        return PROMPTS.get(value) if value else None
-    if re.fullmatch(r"[a-z][a-z0-9_]*", value):
-        raise UserError(f"unknown named system prompt '{value}': the names are {', '.join(PROMPTS)}; "
-                        "literal prompt text needs more than one word")
-    return value
 
 
 @dataclass(frozen=True)
@@ -151,14 +134,20 @@ class ArmSpec:
 
     name: str
     lora: Union[bool, str] = False  # true: the run's adapter; a path: this arm's own adapter
-    system_prompt: Optional[str] = None
+    system_prompt: Optional[str] = dataclasses.field(default=None, metadata={"longest": None})  # text, any length
     model: Optional[str] = None
 
     def __post_init__(self) -> None:
         validate(self)
+        if not ARM_NAME.fullmatch(self.name) or ".." in self.name:
+            raise UserError(f"arm name {shorten(self.name)} is not allowed: an arm's name is a column of comparison.csv, "
+                            f"part of file names and terminal text, so it is {ARM_NAME_RULE}, e.g. grpo_step-100")
         prompt_text(self.system_prompt)
 
 
+# what an arm's name may be: no formula start (=, +, -, @), no path (/, ..), no markup ([), no space
+ARM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+ARM_NAME_RULE = "ASCII letters, digits, _, - and . (not first: - or .; no ..), at most 64 characters"
 DEFAULT_ARMS = (ArmSpec("base"), ArmSpec("grpo", lora=True, system_prompt="xml_cot"))
 
 
@@ -236,6 +225,12 @@ class CompareConfig:
     def __post_init__(self) -> None:
         if isinstance(self.adapter, list):  # YAML and repeated flags give lists
             object.__setattr__(self, "adapter", tuple(self.adapter) if len(self.adapter) != 1 else self.adapter[0])
+        object.__setattr__(self, "arms", expect(tuple(self.arms) if isinstance(self.arms, list) else self.arms, tuple,
+                                                "arms", "a list of ArmSpec(name, lora, system_prompt, model)"))
+        for value, kind, name in [(a, ArmSpec, "each of arms") for a in self.arms] + [
+                (self.sampling, SamplingConfig, "sampling"), (self.lora_shape, LoraShape, "lora_shape"),
+                (self.distributed, DistributedConfig, "distributed")]:  # the Python API's door: no dicts
+            expect(value, kind, name, f"{kind.__name__}(...), e.g. {kind.__name__}(**d) for a dict d")
         validate(self)
         names = [a.name for a in self.arms]
         if len(names) < 2 or len(set(names)) != len(names):
@@ -259,24 +254,21 @@ class CompareConfig:
         top = {k: v for k, v in flags.items() if v is not None and k not in SAMPLING_KEYS | DISTRIBUTED_KEYS}
         samp = {k: v for k, v in flags.items() if v is not None and k in SAMPLING_KEYS}
         dist = {k: v for k, v in flags.items() if v is not None and k in DISTRIBUTED_KEYS}
-        distributed = dataclasses.replace(top.pop("distributed", self.distributed), **dist)
-        return dataclasses.replace(self, **top, sampling=dataclasses.replace(self.sampling, **samp),
-                                   distributed=distributed)
+        given = {k: expect(top.pop(k, getattr(self, k)), kind, k, f"{kind.__name__}(...), or its fields as flags")
+                 for k, kind in (("sampling", SamplingConfig), ("distributed", DistributedConfig))}
+        return dataclasses.replace(self, **top, sampling=dataclasses.replace(given["sampling"], **samp),
+                                   distributed=dataclasses.replace(given["distributed"], **dist))
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> CompareConfig:
         """A YAML file in either layout (flat, or the inference guide's sections)."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise APIError(f"from_yaml: path must be a str or Path, got {type(path).__name__}")
         p = Path(path)
         if not p.is_file():
             raise UserError(f"config file {p} not found: pass an existing YAML file to --config")
-        try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise UserError(f"{p} is not valid YAML: {str(e).splitlines()[0]}") from None
-        except UnicodeDecodeError:
-            raise UserError(f"{p} is not UTF-8 text: save the config as UTF-8") from None
-        if not isinstance(raw, dict):
-            raise UserError(f"{p} must hold a mapping of settings at the top level")
+        raw = read_yaml_mapping(p, "fix the config (settings as `key: value` lines, saved as UTF-8)")
+        note_input(p, "the config")
         return cls.from_dict(raw, str(p))
 
     @classmethod

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import DataError, UserError
+from .files import note_input
 from .scoring import extract_hash_answer
 from .types import Problem
 
@@ -50,6 +51,7 @@ def _read_local(path: Path) -> list[tuple[int, dict[str, Any]]]:
         raise UserError(f"dataset file {path} not found: check the path given to --dataset")
     if path.is_dir():
         raise UserError(f"{path} is a directory: pass a .jsonl/.json/.csv/.parquet/.txt file")
+    note_input(path, "the dataset")
     if path.suffix == ".parquet":
         import pandas as pd
 
@@ -154,7 +156,10 @@ def _to_problem(
     pid = str(row[id_key]) if id_key else str(n)
     meta = {k: v for k, v in row.items()  # the other scalar fields
             if k not in (qkey, akey) and isinstance(v, (str, int, float, bool, type(None)))}
-    return Problem(pid, question, gold, meta)
+    try:
+        return Problem(pid, question, gold, meta)
+    except DataError as e:
+        raise DataError(f"{source}:{n}: {e}") from None
 
 
 def _gold(value: Any) -> str | None:

@@ -27,8 +27,8 @@ from rich.text import Text
 from .config import CompareConfig, SamplingConfig
 from .datasets import load_problems
 from .demo import BUILTIN_DATASET
-from .errors import UserError
-from .files import atomic_write, check_writable
+from .errors import APIError, UserError, expect
+from .files import atomic_write, check_writable, note_input, output_file, shorten
 from .report import pair_line
 from .session import Session
 from .stats import percent, sample_metrics
@@ -36,6 +36,7 @@ from .summary import split_samples
 from .types import ArmResult, Comparison, GenKey, Problem, Sampling
 
 ANSWER_STYLE = "bold black on yellow"
+OTHER_OUTPUT = "pass another --output"
 
 
 class GRPOInference:
@@ -66,12 +67,16 @@ class GRPOInference:
 
     def generate_response(self, prompt: str, arm: str | None = None) -> dict[str, Any]:
         """One answer: `prompt` is a question, or a prompt returned by `preprocess_prompt`."""
+        expect(prompt, str, "prompt", "a question, or a prompt preprocess_prompt returned")
         return self.ask(self._questions.get(prompt, prompt), [arm or self.arm])[arm or self.arm]
 
     def ask(self, question: str, arms: Sequence[str] | None = None, sampling: Sampling | None = None
             ) -> dict[str, dict[str, Any]]:
         """One question through several arms in one engine call: {arm: {prompt, response, answer, full_output}}.
         `sampling` defaults to the session's plan."""
+        expect(question, str, "question")
+        if sampling is not None:
+            expect(sampling, Sampling, "sampling", "a grpo_compare.types.Sampling, e.g. SamplingConfig.of(...)")
         names = self.session.arm_names(arms)
         results = self.session.run([Problem("0", question, None)], names, num_samples=1, sampling=sampling)
         return {a: response_record(results[GenKey("0", a)]) for a in names}
@@ -84,6 +89,13 @@ class GRPOInference:
                      arms: Sequence[str] | None = None) -> dict[str, list[dict[str, Any]]]:
         """The batch format per arm; all arms share the engine calls (`batch_size` problems each).
         A question too long for the context window is kept with `skipped` and no response."""
+        if isinstance(problems, str) or not isinstance(problems, Sequence):
+            raise APIError(f"problems must be a list of questions, got {type(problems).__name__} {shorten(problems, 40)}: "
+                           "batch_inference([question]) for one (generate_response answers one question)")
+        for i, q in enumerate(problems):
+            expect(q, str, f"problems[{i}]", "each question is a str")
+        if batch_size is not None:
+            expect(batch_size, int, "batch_size")
         names = self.session.arm_names(arms)
         probs = [Problem(str(i), q, None) for i, q in enumerate(problems)]
         requests, skipped = self.session.requests(probs, names)
@@ -177,9 +189,9 @@ def arms_for(inf: GRPOInference, arm: str | None) -> list[str]:
 
 def show_answers(console: Console, question: str, answers: dict[str, dict[str, Any]]) -> None:
     """Each arm's completion side by side, the extracted answer highlighted under it."""
-    table = Table(title=question, show_lines=True, expand=True)
+    table = Table(title=Text(question), show_lines=True, expand=True)
     for arm in answers:
-        table.add_column(arm, ratio=1, overflow="fold")
+        table.add_column(Text(arm), ratio=1, overflow="fold")
     table.add_row(*(Text(a["response"].strip() or "(empty)") for a in answers.values()))
     table.add_row(*(Text.assemble("answer: ", (str(a["answer"]), ANSWER_STYLE)) for a in answers.values()))
     console.print(table)
@@ -209,17 +221,19 @@ def write_per_arm(output: Path, per_arm: dict[str, Any]) -> list[Path]:
         output.parent.mkdir(parents=True, exist_ok=True)
         for arm, data in per_arm.items():
             path = per_arm_path(output, arm)
-            atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", OTHER_OUTPUT)
             paths.append(path)
     except OSError as e:
         raise UserError(f"cannot write {path} ({e.strerror}): pass a writable --output") from None
     return paths
 
 
-def check_output(output: Path, arms: Sequence[str]) -> None:
-    """Fail now, before any weights load, when the per-arm files of `output` cannot be written:
+def check_output(output: Path, arms: Sequence[str], inputs: Sequence[tuple[str | Path, str]] = ()) -> None:
+    """Fail now, before any weights load, when the per-arm files of `output` cannot be written, or
+    would be written over a file the command reads (`inputs` beside those it has read so far):
     a run's answers must not be lost to an output path checked only at the end."""
     for path in [per_arm_path(output, a) for a in arms]:
+        output_file(path, OTHER_OUTPUT, inputs)
         try:
             check_writable(path)
         except OSError as e:
@@ -233,7 +247,9 @@ def read_questions(path: Path) -> list[str]:
                         f"{path} is not a file: pass a file of questions as INPUT_FILE")
     if path.suffix not in (".txt", ".jsonl", ".csv", ".json"):
         raise UserError(f"{path}: batch input must be .txt (one question per line), .jsonl, .json or .csv")
-    return [p.question for p in load_problems(path)]
+    questions = [p.question for p in load_problems(path)]
+    note_input(path, "the questions file")
+    return questions
 
 
 def print_evaluation(console: Console, per_arm: dict[str, dict[str, Any]], summary: dict[str, Any] | None) -> None:
@@ -245,7 +261,7 @@ def print_evaluation(console: Console, per_arm: dict[str, dict[str, Any]], summa
     for m in metrics:
         table.add_column(m, justify="right")
     for arm, ev in per_arm.items():
-        table.add_row(arm, f"{percent(ev['accuracy'])} ({ev['correct']}/{ev['total']})",
+        table.add_row(Text(arm), f"{percent(ev['accuracy'])} ({ev['correct']}/{ev['total']})",
                       *(percent(ev["samples"][m]) for m in metrics))
     console.print(table)
     for key in ("by_level", "by_subject"):
@@ -255,9 +271,9 @@ def print_evaluation(console: Console, per_arm: dict[str, dict[str, Any]], summa
         t = Table(title=f"accuracy {key.replace('_', ' ')}")
         t.add_column(key[3:])
         for arm in per_arm:
-            t.add_column(arm, justify="right")
-        for name in groups:
-            t.add_row(name, *(f"{percent(ev[key][name]['accuracy'])} ({ev[key][name]['correct']}/{ev[key][name]['total']})"
+            t.add_column(Text(arm), justify="right")
+        for name in groups:  # a level or subject as the dataset names it: text, never markup
+            t.add_row(Text(name), *(f"{percent(ev[key][name]['accuracy'])} ({ev[key][name]['correct']}/{ev[key][name]['total']})"
                               for ev in per_arm.values()))
         console.print(t)
     if summary and summary.get("delta_accuracy") is not None:
@@ -329,7 +345,7 @@ class ChatSession:
             self.console.print(Text(CHAT_HELP))
         elif name == "/arm":
             self.arms = arms_for(self.inf, arg or None)
-            self.console.print(f"arms: {', '.join(self.arms)}")
+            self.console.print(Text(f"arms: {', '.join(self.arms)}"))
         elif name in ("/temperature", "/temp"):
             self.sampling = SamplingConfig.of(self.sampling, temperature=_number(arg, float, name))
             self.console.print(f"temperature: {self.sampling.temperature}")
@@ -341,7 +357,7 @@ class ChatSession:
             if question is None:
                 raise UserError("no question yet: /prompt <question>, or ask one first")
             for a in self.arms:
-                self.console.rule(f"prompt of arm {a}")
+                self.console.rule(Text(f"prompt of arm {a}"))
                 self.console.print(Text(self.inf.preprocess_prompt(question, a)))
         elif name == "/save":
             path = Path(arg).expanduser() if arg else self.save_to
@@ -356,6 +372,7 @@ class ChatSession:
         return True
 
     def save(self, path: Path) -> None:
+        output_file(path, "/save <another file>")
         path.parent.mkdir(parents=True, exist_ok=True)
         p, s = self.inf.session.plan, self.sampling
         session = {"model": p.model, "adapter": p.adapter, "arms": self.arms,

@@ -43,7 +43,7 @@ def render_report(c: Comparison, summary: dict[str, Any] | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(treat)} vs {escape(base)} — grpo_compare</title>",
         f"<style>{_asset('report.css')}{_asset('problem.css')}</style></head><body>",
-        (f"<h1>Which checkpoint beats <b>{escape(base)}</b>? Best: <b>{escape(s['best'])}</b></h1>"
+        (f"<h1>Which checkpoint beats <b>{escape(base)}</b>? Best: <b>{escape(s['best'] or 'none graded')}</b></h1>"
          if len(s.get("vs_baseline") or {}) > 1 else
          f"<h1>Did <b>{escape(treat)}</b> do better than <b>{escape(base)}</b>?</h1>"),
         f'<p class="sub">{escape(" · ".join(facts))}</p>',

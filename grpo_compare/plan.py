@@ -23,11 +23,14 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
+from rich.markup import escape
+
 from .adapters import AdapterInfo, expand_adapters, inspect_adapter, read_model_config
-from .config import DEFAULT_ARMS, ArmSpec, CompareConfig, prompt_text
+from .config import ARM_NAME_RULE, DEFAULT_ARMS, ArmSpec, CompareConfig, prompt_text
 from .demo import BUILTIN_DATASET, demo_adapter_path, demo_model_path
 from .errors import DataError, UserError
 from .prompts import PROMPTS
+from .summary import ARM_COLUMNS
 from .types import Arm, Sampling
 from .ui import err
 
@@ -160,10 +163,11 @@ def resolve_adapters(config: CompareConfig, model: str, demo_adapter: bool = Fal
     default arms make one arm per adapter (named after its folder, with the XML-CoT prompt) beside
     the base arm."""
     value = config.adapter or (str(demo_adapter_path()) if demo_adapter else None)
-    paths = expand_adapters(value) if value else []
+    paths = expand_adapters(value, note) if value else []
     arms = config.arms
     if len(paths) > 1 and arms == DEFAULT_ARMS:
         arms = (arms[0], *(ArmSpec(name, lora=str(p), system_prompt="xml_cot") for name, p in zip(arm_names(paths), paths)))
+    check_columns([a.name for a in arms])
     if any(a.lora is True for a in arms) and len(paths) != 1:
         raise UserError("no adapter given: pass --adapter <PEFT LoRA folder> (or arms without lora)" if not paths else
                         f"{len(paths)} adapters given but an arm says `lora: true`: name each arm's own adapter (lora: <folder>)")
@@ -213,9 +217,40 @@ def check_server(config: CompareConfig) -> None:
 
 
 def arm_names(paths: Sequence[Path]) -> list[str]:
-    """An arm name per adapter folder: its name (checkpoint-200), with its parent's where two share one."""
-    names = [p.name for p in paths]
-    return [f"{p.parent.name}-{p.name}" if names.count(p.name) > 1 or p.name == "base" else p.name for p in paths]
+    """An arm name per adapter folder: its name (checkpoint-200), with its parent's where two share
+    one (or it is "base"), made a valid arm name where the folder's is not (said on the terminal).
+
+    >>> arm_names([Path("out/checkpoint-100"), Path("a/final [v2]"), Path("b/base")])
+    ['checkpoint-100', 'final_v2_', 'b-base']
+    """
+    names = [p.name.lower() for p in paths]
+    raw = [f"{p.parent.name}-{p.name}" if names.count(p.name.lower()) > 1 or p.name.lower() == "base" else p.name
+           for p in paths]
+    out = []
+    for path, name in zip(paths, raw):
+        safe = re.sub(r"\.\.+", ".", re.sub(r"[^A-Za-z0-9_.-]+", "_", name)).lstrip(".-")[:64] or "adapter"
+        if safe != name:
+            note(f"the arm of {path} is named {safe} ({name!r} is not an arm name: {ARM_NAME_RULE})")
+        out.append(safe)
+    return out
+
+
+def check_columns(names: Sequence[str]) -> None:
+    """Refuse arms whose names make the same column of comparison.csv (`<arm>_<column>`: arms b and
+    b_reward would both make b_reward_soft_format) or the same file name (results.<arm>.json),
+    compared ignoring case, as file systems and spreadsheets may."""
+    owner: dict[str, int] = {}
+    for i, name in enumerate(names):
+        for made in (name, *(f"{name}_{k}" for k in ARM_COLUMNS)):
+            j = owner.setdefault(made.lower(), i)
+            if j != i:
+                raise UserError(f"arms '{names[j]}' and '{name}' both make '{made}' (a column of comparison.csv or a "
+                                "file name, ignoring case): rename one of them (arms: in a YAML --config)")
+
+
+def note(line: str) -> None:
+    """A line about what the plan took and left out, printed as it is (no markup read in it)."""
+    err.print(escape(line), highlight=False)
 
 
 def check_lora_shape(config: CompareConfig, adapter: AdapterInfo) -> None:
@@ -224,8 +259,8 @@ def check_lora_shape(config: CompareConfig, adapter: AdapterInfo) -> None:
     for key, theirs in (("r", saved.get("r")), ("alpha", saved.get("lora_alpha")), ("dropout", saved.get("lora_dropout"))):
         ours = getattr(config.lora_shape, key)
         if ours is not None and theirs is not None and float(ours) != float(theirs):
-            err.print(f"[yellow]warning:[/] model.lora.{key} is {ours} but {adapter.path} was saved with {theirs}; "
-                      "the adapter's own value is used", highlight=False)
+            err.print(f"[yellow]warning:[/] model.lora.{key} is {ours} but {escape(str(adapter.path))} was saved with "
+                      f"{theirs}; the adapter's own value is used", highlight=False)
 
 
 # --- config.yaml: the plan as recorded, and read back -------------------------------------------

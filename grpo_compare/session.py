@@ -14,10 +14,10 @@ engine in batches, and each finished result is scored and appended to generation
 from __future__ import annotations
 
 import contextlib
-import zlib
+import os
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from rich.markup import escape
 
@@ -25,10 +25,22 @@ from .alarm import trainer_rewards
 from .config import CompareConfig
 from .datasets import load_problems
 from .demo import BUILTIN_DATASET, demo_problems
-from .engines import Engine, adopt, choose_backend, has_cuda, held_backend, live_vllm, resolve_strategy, start_engine
-from .errors import UserError
+from .engines import (
+    Engine,
+    adopt,
+    choose_backend,
+    has_cuda,
+    held_backend,
+    live_vllm,
+    resolve_strategy,
+    space_shortfall,
+    start_engine,
+    way,
+)
+from .errors import APIError, UserError, expect
+from .files import shorten
 from .plan import Launch, RunPlan, plan
-from .prompts import render
+from .prompts import build_requests, checked_tokenizer, load_tokenizer, render
 from .rundir import RunDir, fingerprint, record_key, result
 from .runs import recorded_plan, write_outputs
 from .scoring import score
@@ -50,7 +62,10 @@ class Session:
 
     def __init__(self, config: CompareConfig | None = None, engine: Any = None, tokenizer: Any = None,
                  **flags: Any) -> None:
-        self.config = (config or CompareConfig()).override(**flags)
+        hint = (f"CompareConfig.from_yaml({str(config)!r}) reads a YAML file" if isinstance(config, (str, os.PathLike))
+                else "CompareConfig(...), or the settings as keyword arguments")
+        self.config = (expect(config, CompareConfig, "config", hint) if config is not None else CompareConfig()
+                       ).override(**flags)
         live = live_vllm(engine)
         self.plan = plan(self.config, held_backend(engine) if engine is not None else None,
                          str(live.llm_engine.model_config.model) if live is not None else None,
@@ -80,7 +95,7 @@ class Session:
         if self._backend is None:
             backend, why = choose_backend(self.plan.backend)
             if why:
-                err.print(f"[bold]backend {backend}[/] ({why})", highlight=False)
+                err.print(f"[bold]backend {backend}[/] ({escape(why)})", highlight=False)
             self._backend = backend, bool(why)
         return self._backend[0]
 
@@ -125,6 +140,8 @@ class Session:
                       f"{', '.join(unserved)})", highlight=False)
             backend = "hf"
             strategy, why = resolve_strategy(p.lora_strategy, backend, p.adapters, rows)
+        if strategy == "merged":
+            strategy, why = self.merged_space(backend, why)
         mode = p.config.engine_mode
         if backend == "openai":  # the server was started as it was: nothing here to decide
             names = [str(a.path) for a in p.adapters] if len(p.adapters) < 3 else [f"{len(p.adapters)} adapters"]
@@ -135,11 +152,27 @@ class Session:
             mode = "compiled" if has_cuda() or rows * p.sampling.max_tokens >= COMPILE_MIN_TOKENS else "eager"
         others = sorted({a.model for a in p.arms if a.model})
         names = [str(a.path) for a in p.adapters] if len(p.adapters) < 3 else [f"{len(p.adapters)} adapters"]
-        err.print(f"[bold]Loading[/] {p.model} with {backend} ({mode})"
+        err.print("[bold]Loading[/] " + escape(f"{p.model} with {backend} ({mode})"
                   + (f" + {', '.join(names)}, LoRA strategy {strategy}" if p.adapters else "")
                   + (f" ({why})" if why else "")
-                  + (f"; {', '.join(others)} swapped in for the arms it serves" if others else ""), highlight=False)
+                  + (f"; {', '.join(others)} swapped in for the arms it serves" if others else "")), highlight=False)
         return Launch(backend, strategy, mode)
+
+    def merged_space(self, backend: str, why: str) -> tuple[str, str]:
+        """The merged strategy where its copies of the weights (one per adapter) fit on the cache's
+        disk; else, for `auto`, LoRA rows (mixed) where they serve the adapters, and a named
+        `merged` is refused in one line with the space needed and free."""
+        p = self.plan
+        short = space_shortfall(p.model, p.adapters)
+        if short is None:
+            return "merged", why
+        copies, need, free, where = short
+        said = (f"{copies} merged {'copy' if copies == 1 else 'copies'} of the weights need about {gib(need)} in {where}, "
+                f"{gib(free)} free there")
+        if p.lora_strategy == "auto" and not any(a.refusal(way(backend, "mixed")) for a in p.adapters):
+            return "mixed", f"auto: {said}"
+        raise UserError(f"{said}: pass --lora-strategy mixed, which builds none (or free space, or set "
+                        "GRPO_COMPARE_CACHE to a larger disk)")
 
     def close(self) -> None:
         """Free the engine this session started (an engine the caller passed in stays open)."""
@@ -151,6 +184,9 @@ class Session:
 
     def arm_names(self, arms: Sequence[str] | None) -> list[str]:
         """Validate arm names; None means every arm."""
+        if isinstance(arms, str) or not isinstance(arms, (Sequence, type(None))):
+            raise APIError(f"arms must be a list of arm names, got {type(arms).__name__} {shorten(arms, 40)}: "
+                           f"e.g. arms=[{arms!r}]" if isinstance(arms, str) else "e.g. arms=['base', 'grpo']")
         for a in arms or ():
             if a not in self.arms:
                 raise UserError(f"unknown arm '{a}': choose one of {', '.join(self.arms)}")
@@ -180,6 +216,10 @@ class Session:
                 part = requests[i:i + step]
                 problems = {r.problem.id: r.problem for r in part}
                 for gen in engine.stream(part, sampling or self.plan.sampling):
+                    if not isinstance(gen, Generation) or gen.problem_id not in problems:  # an engine of one's own
+                        raise APIError(f"the engine {type(engine).__name__}'s stream must yield grpo_compare.Generation "
+                                       "of a request it was given (engines.base.generation makes one), got "
+                                       f"{type(gen).__name__} {shorten(gen, 60)}")
                     res = ArmResult(gen, score(gen.completion, problems[gen.problem_id].gold))
                     results[gen.key] = res
                     if sink:
@@ -191,7 +231,7 @@ class Session:
             num_samples: int | None = None, sampling: Sampling | None = None) -> Results:
         """Render, generate (all arms of a problem in the same engine call) and score."""
         k = num_samples or self.plan.num_samples
-        requests, _ = self.requests(problems, arms, k)
+        requests, _ = self.requests(checked_problems(problems), self.arm_names(arms), k)
         if not requests:
             raise UserError(f"the prompt is longer than the context window ({self.plan.config.max_model_len} tokens): "
                             "raise --max-model-len")
@@ -219,7 +259,9 @@ class Session:
         the dataset settings for this call (dataset, split, max_samples, batch_size)."""
         names = self.arm_names(arms)
         call = self.for_call(names, **flags)
-        problems = list(problems) if problems is not None else self.problems(call)
+        if output_dir is not None:
+            expect(output_dir, (str, os.PathLike), "output_dir", "the run directory's path")
+        problems = checked_problems(problems) if problems is not None else self.problems(call)
         k = call.num_samples
         # a server is asked first what it serves: its window bounds the prompts, its models go in the fingerprint
         server = getattr(self.start(len(problems) * len(names) * k), "identity", None) \
@@ -309,7 +351,7 @@ class Session:
         known = engine.weights_check(lora_arm.adapter)
         if known is not None:
             if known.get("unchanged"):
-                err.print(f"[bold yellow]warning:[/] merging {lora_arm.adapter.path} left {len(known['unchanged'])} of "
+                err.print(f"[bold yellow]warning:[/] merging {escape(str(lora_arm.adapter.path))} left {len(known['unchanged'])} of "
                           f"the modules it wraps unchanged ({escape(', '.join(known['unchanged'][:3]))}...): zero "
                           "weights there?", highlight=False)
             return known
@@ -331,8 +373,8 @@ class Session:
         identical = gens[0].completion == gens[1].completion
         if identical:
             path = lora_arm.adapter.path if lora_arm.adapter else None
-            err.print(f"[bold yellow]warning:[/] the adapter {path} did not change the output on problem "
-                      f"{pair[0].problem.id} ({method}, same messages): zero weights, wrong target modules or "
+            err.print(f"[bold yellow]warning:[/] the adapter {escape(str(path))} did not change the output on problem "
+                      f"{escape(pair[0].problem.id)} ({method}, same messages): zero weights, wrong target modules or "
                       "another base model?", highlight=False)
         return AdapterCheck(method=method, identical=identical, problem_id=pair[0].problem.id, arm=lora_arm.name,
                             without_adapter=gens[0].completion, with_adapter=gens[1].completion)
@@ -340,7 +382,7 @@ class Session:
 
 def warn(line: str) -> None:
     """A warning of an engine's on the terminal: the run goes on."""
-    err.print(f"[yellow]warning:[/] {line}", highlight=False)
+    err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
 
 
 def compare(config: CompareConfig | None = None, engine: Any = None, output_dir: str | Path | None = None,
@@ -364,46 +406,20 @@ def compare(config: CompareConfig | None = None, engine: Any = None, output_dir:
         session.close()
 
 
-def load_tokenizer(model: str) -> Any:
-    """The model's tokenizer, which must carry a chat template."""
-    from transformers import AutoTokenizer
-
-    try:
-        tok = AutoTokenizer.from_pretrained(model)
-    except (OSError, ValueError) as e:
-        raise UserError(f"could not load the tokenizer of '{model}': {str(e).splitlines()[0]}") from None
-    return checked_tokenizer(tok, model)
-
-
-def checked_tokenizer(tok: Any, model: str) -> Any:
-    if not getattr(tok, "chat_template", None):
-        raise UserError(f"'{model}' has no chat template: use an instruct/chat model, or add a chat_template")
-    return tok
+def checked_problems(problems: Any) -> list[Problem]:
+    """`problems` as a list of Problem, or an APIError naming what it holds instead."""
+    if isinstance(problems, (str, bytes)) or not isinstance(problems, Iterable):
+        raise APIError(f"problems must be a list of Problem, got {type(problems).__name__} {shorten(problems, 40)}")
+    out = list(problems)
+    for i, p in enumerate(out):
+        expect(p, Problem, f"problems[{i}]", "Problem(id, question, gold), e.g. Problem('1', 'What is 7 * 6?', '42')")
+    return out
 
 
-def build_requests(problems: Sequence[Problem], arms: Sequence[Arm], tokenizer: Any, seed: int, max_model_len: int,
-                   num_samples: int = 1, text: Callable[[str, Arm], str] | None = None
-                   ) -> tuple[list[Request], list[str]]:
-    """Each problem rendered for each arm, arms of one problem adjacent; prompts too long for the
-    context window are skipped (and named). Sample s of a problem has the same seed in every arm."""
-    text = text or (lambda question, arm: render(tokenizer, arm, question))
-    requests, skipped = [], []
-    for p in problems:
-        rows = []
-        for arm in arms:
-            prompt = text(p.question, arm)
-            rows.append((arm, prompt, tuple(tokenizer(prompt, add_special_tokens=False).input_ids)))
-        longest = max(len(ids) for _, _, ids in rows)
-        if longest >= max_model_len:
-            err.print(f"[yellow]skipped problem {escape(p.id)}: its prompt has {longest} tokens, "
-                          f"the context window {max_model_len} (raise --max-model-len)[/]", highlight=False)
-            skipped.append(p.id)
-            continue
-        requests += [Request(p, arm, prompt, ids, problem_seed(seed, p.id, s), s)
-                     for s in range(num_samples) for arm, prompt, ids in rows]
-    return requests, skipped
+def gib(n: int) -> str:
+    """A size in GiB, for the terminal.
 
-
-def problem_seed(base_seed: int, problem_id: str, sample: int = 0) -> int:
-    """One seed per problem (and sample), the same in every arm, stable across runs and batches."""
-    return zlib.crc32(f"{base_seed}:{problem_id}:{sample}".encode()) & 0x7FFFFFFF
+    >>> gib(780 * 2**30)
+    '780.0 GiB'
+    """
+    return f"{n / 2**30:,.1f} GiB"

@@ -16,6 +16,7 @@ from dataclasses import field, fields
 from typing import Any, Callable
 
 from .errors import UserError
+from .files import shorten
 
 
 def setting(default: Any, help: str, *, rule: Callable[[Any], bool] | None = None, allowed: str = "",
@@ -42,8 +43,23 @@ def at_least(n: int) -> dict[str, Any]:
     return {"rule": lambda v: v >= n, "allowed": f">= {n}"}
 
 
-_NONEMPTY: Callable[[Any], bool] = lambda v: not isinstance(v, str) or v.strip() != ""  # noqa: E731
-KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a non-empty string"}
+MAX_CHARS = 4096  # a path's longest (PATH_MAX); a longer name, id or path is no setting's value
+
+
+def _text(v: Any, longest: int | None = MAX_CHARS) -> bool:
+    """Not a string, or one with a character besides spaces, at most `longest` characters, all of it
+    text UTF-8 can hold (no lone surrogate, as a broken "\\ud800" escape in YAML gives)."""
+    if not isinstance(v, str):
+        return True
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return v.strip() != "" and (longest is None or len(v) <= longest)
+
+
+KINDS = {bool: "true or false", int: "an integer", float: "a number",
+         str: f"a non-empty string (UTF-8 text, at most {MAX_CHARS:,} characters)"}
 
 
 def validate(obj: Any) -> None:
@@ -59,16 +75,17 @@ def validate(obj: Any) -> None:
         if not kinds or (value is None and optional):
             continue
         rule, said = f.metadata.get("rule"), f.metadata.get("allowed", "")
-        if not (any(_is_kind(value, k) for k in kinds) and _NONEMPTY(value) and (rule is None or rule(value))):
+        longest = f.metadata.get("longest", MAX_CHARS)  # None: text of any length (a system prompt)
+        if not (any(_is_kind(value, k) for k in kinds) and _text(value, longest) and (rule is None or rule(value))):
             what = " or ".join(KINDS.get(k, "a list of them") for k in kinds)
             allowed = (said if said.startswith("one of") else f"{what}{' ' + said if said else ''}") \
                 + (" or null" if optional else "")
-            raise UserError(f"{f.name}: {value!r} is not allowed; allowed: {allowed}")
+            raise UserError(f"{f.name}: {shorten(value)} is not allowed; allowed: {allowed}")
 
 
 def _is_kind(value: Any, kind: Any) -> bool:
     if kind == tuple[str, ...]:
-        return isinstance(value, tuple) and len(value) > 0 and all(_is_kind(v, str) and v.strip() for v in value)
+        return isinstance(value, tuple) and len(value) > 0 and all(_is_kind(v, str) and _text(v) for v in value)
     if kind is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if kind is int:

@@ -107,7 +107,8 @@ def summarize(t: pd.DataFrame, arms: Sequence[Arm], problems: Sequence[Problem],
     versus = {a: paired(t, base, a) for a in adapters}
     for stats, p in zip(versus.values(), holm_adjust([s["mcnemar_p"] for s in versus.values()])):
         stats["mcnemar_p_holm"] = p  # Holm across the adapter arms: several checkpoints, one family of tests
-    best = max(adapters, key=lambda a: per_arm[a]["accuracy"] or 0.0) if adapters else None  # ties: the earlier
+    graded = [a for a in adapters if per_arm[a]["accuracy"] is not None]  # an arm with nothing graded is never best
+    best = max(graded, key=lambda a: per_arm[a]["accuracy"]) if graded else None  # ties: the earlier
     signals = alarm(t, [a.name for a in arms], per_arm, versus, logged) if len(t) else []
     return Summary(n=len(t), baseline=base, treatment=treat, arms=per_arm, **paired(t, base, treat),
                    outcomes=counts, skipped=list(skipped or ()), adapter_check=adapter_check,

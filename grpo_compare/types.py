@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, NotRequired, Optional, TypedDict
 
+from .errors import DataError, expect
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -23,6 +25,24 @@ class Problem:
     question: str
     gold: str | None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Checked once, where every problem is made: strings, and text that UTF-8 can hold (a lone
+        surrogate, as a broken JSON escape like "\\ud800" gives, fails the tokenizer and every file write)."""
+        expect(self.id, str, "Problem.id")
+        expect(self.question, str, "Problem.question", "the question's text")
+        expect(self.gold, (str, type(None)), "Problem.gold", "the reference answer, or None")
+        expect(self.meta, dict, "Problem.meta")
+        texts = [("id", self.id), ("question", self.question), ("gold", self.gold or "")]
+        texts += [(f"meta field {i + 1}", t) for i, (k, v) in enumerate(self.meta.items()) for t in (k, v)
+                  if isinstance(t, str)]
+        for what, text in texts:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise DataError(f"problem '{self.id.encode('utf-8', 'backslashreplace').decode()}': its {what} holds a "
+                                f"lone surrogate (U+{ord(text[e.start]):04X} at character {e.start + 1}), which is not "
+                                "text (a broken \\u escape?): fix or remove it") from None
 
 
 @dataclass(frozen=True)

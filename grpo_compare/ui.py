@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .errors import UserError
+from .files import open_output
 
 
 class _Terminal(io.TextIOBase):
@@ -74,7 +75,7 @@ def engine_output(log: Path, verbose: bool = False,
         return
     try:
         log.parent.mkdir(parents=True, exist_ok=True)
-        opened = open(log, "a", encoding="utf-8")
+        opened = open_output(log, "a", fix)
     except OSError as e:
         raise UserError(f"cannot write the engine log {log} ({e.strerror}): {fix}") from None
     sys.stdout.flush()

@@ -28,6 +28,7 @@ from .adapters import inspect_adapter
 from .config import ArmSpec, CompareConfig
 from .engines import Engine, has_cuda
 from .errors import UserError
+from .files import open_output
 from .session import Session
 from .stats import percent, points
 from .types import Comparison
@@ -119,7 +120,7 @@ class Watcher:
             if self.engine is None:  # the first evaluation's engine serves every later checkpoint
                 self.engine = session._engine
         metrics = checkpoint_metrics(c, path.name, step)
-        with (self.run_dir / METRICS).open("a", encoding="utf-8") as f:
+        with open_output(self.run_dir / METRICS, "a", "pass another --output-dir") as f:
             f.write(json.dumps(metrics, ensure_ascii=False) + "\n")
         if self.on_result is not None:
             self.on_result(metrics)

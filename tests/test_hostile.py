@@ -12,6 +12,7 @@ stdout purity and read-only folders (as root: run with CAP_DAC_OVERRIDE dropped)
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ from typer.testing import CliRunner
 
 from conftest import Recording, shared_file
 from grpo_compare.cli import app
+from grpo_compare.errors import UserError
 from grpo_compare.rundir import LOCK_FILE, read_records
 
 CLI = [sys.executable, "-m", "grpo_compare.cli"]
@@ -317,12 +319,12 @@ def raised(w: W, out: Out) -> None:
 
 
 def start_interrupted(signum: int) -> Callable[[W, list[str]], Out]:
-    """Ctrl-C (or SIGTERM, which the CLI turns into the same) while the engine is still starting."""
+    """Ctrl-C (or SIGTERM or SIGHUP, which the CLI turns into the same) while the engine is still starting."""
     def act(w: W, args: list[str]) -> Out:
         from grpo_compare.cli import Terminated
 
         def stop(*a, **k):
-            raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+            raise Terminated(signum) if signum != signal.SIGINT else KeyboardInterrupt()
 
         w.request.getfixturevalue("monkeypatch").setattr("grpo_compare.session.start_engine", stop)
         return invoke(w, args)
@@ -416,6 +418,222 @@ def files_follow_umask(mask: int) -> Callable[[W, Out], None]:
         for name in ("comparison.csv", "summary.json", "config.yaml", "report.html", "generations.jsonl"):
             assert (w.d / "run" / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
     return check
+
+
+# --- links, inputs, checkpoint folders, the Python API, full disks, interrupted writes ----------
+
+def victim(w: W) -> Path:
+    """A file of the user's outside every run directory, which no command may change."""
+    return Path(w.file("victim.txt", "precious"))
+
+
+def linked(w: W, name: str, finished: bool = False) -> Path:
+    """A run directory (new, or a copy of a finished run) whose `name` is a link to victim.txt."""
+    run = w.run() if finished else w.d / "run"
+    run.mkdir(exist_ok=True)
+    (run / name).unlink(missing_ok=True)
+    (run / name).symlink_to(victim(w))
+    return run
+
+
+def hard_linked(w: W, data: str, name: str) -> Path:
+    """A new run directory whose `name` is another name of the dataset file `data` (a hard link)."""
+    run = w.d / "run"
+    run.mkdir()
+    os.link(data, run / name)
+    return run
+
+
+def checkpoint_folder(w: W, *names: str, final: bool = False) -> str:
+    """A trainer's output folder: the fixture LoRA in each named subfolder (a name ending in "/" is
+    an empty folder), and with `final`, the LoRA itself at its top."""
+    root = Path(w.lora("out")) if final else Path(w.folder("out"))
+    for name in names:
+        if name.endswith("/"):
+            (root / name).mkdir()
+        else:
+            w.lora(f"out/{name}")
+    return str(root)
+
+
+def ckpt_case(id: str, folder: Callable[[W], str], *says: str, code: int = 2) -> Case:
+    """A checkpoint folder as --adapter; every prompt is longer than a 16-token window, so a run that
+    gets past the adapters stops there, before any engine."""
+    return Case(id, lambda w: ["compare", "--adapter", folder(w), "--dataset", w.rows(), "--max-model-len", "16"],
+                code, says)
+
+
+def api(call: Callable[[W], Any]) -> Callable[[W, list[str]], Out]:
+    """A call of the Python API: a mistake is a UserError (for a wrong type an APIError, also a
+    TypeError) whose one line names the argument; anything else is reported as raised."""
+    def act(w: W, args: list[str]) -> Out:
+        try:
+            call(w)
+        except UserError as e:
+            return Out(e.exit_code, type(e).__name__ + (" TypeError" if isinstance(e, TypeError) else ""), f"error: {e}")
+        except Exception as e:  # a bare AttributeError from deep inside: the case fails on it
+            return Out(1, "", "", e)
+        return Out(0, "", "")
+    return act
+
+
+def api_case(id: str, call: Callable[[W], Any], *says: str, code: int = 2) -> Case:
+    return Case(id, lambda w: [], code, says, act=api(call))
+
+
+class NoName:
+    """An engine of one's own that brings stream and max_model_len, but no name."""
+
+    max_model_len = 2048
+
+    def stream(self, requests, sampling):
+        return iter(())
+
+
+class YieldsDicts(NoName):
+    """An engine of one's own that answers with dicts, not Generations."""
+
+    name = "vllm"
+
+    def stream(self, requests, sampling):
+        for r in requests:
+            yield {"problem_id": r.problem.id, "arm": r.arm.name, "completion": "4"}
+
+
+def demo_inference() -> Any:
+    from grpo_compare import GRPOInference
+
+    return GRPOInference()
+
+
+def changed_then_resumed(w: W, args: list[str]) -> Out:
+    """A finished run; then its dataset changes under the same name, and the same command runs again."""
+    first = invoke(w, args, engine=True)
+    assert first.code == 0, first.stderr[-2000:]
+    Path(args[args.index("--dataset") + 1]).write_text(GSM8K_ROW.replace("1 + 1", "2 + 2"))
+    return invoke(w, args, engine=True)
+
+
+def merged_space(free: int, engine: bool = False) -> Callable[[W, list[str]], Out]:
+    """A disk with `free` bytes under an empty cache: no merged copy is there yet."""
+    def act(w: W, args: list[str]) -> Out:
+        mp = w.request.getfixturevalue("monkeypatch")
+        mp.setenv("GRPO_COMPARE_CACHE", str(w.d / "cache"))
+        mp.setattr("grpo_compare.engines.merge.free_bytes", lambda folder: free)
+        return invoke(w, args, engine=engine)
+    return act
+
+
+def resume_args(w: W, run: Path, *more: str) -> list[str]:
+    """The command that made the shared finished run (four MATH-500 problems), pointed at `run`:
+    it resumes that run, with nothing left to generate."""
+    return ["compare", "--adapter", str(w.request.getfixturevalue("fixture_lora")), "--dataset",
+            str(shared_file("math500_test.jsonl")), "--max-samples", "4", "--max-tokens", "48", "--temperature", "0",
+            "--lora-strategy", "mixed", "--output-dir", str(run), *more]
+
+
+def results_missing(w: W) -> Path:
+    """A finished run whose results stopped before config.yaml was written (its summary kept the adapter check)."""
+    run = w.run()
+    for name in ("config.yaml", "comparison.csv", "report.html"):
+        (run / name).unlink()
+    return run
+
+
+def disk_full_at(name: str) -> Callable[[W, list[str]], Out]:
+    """The disk fills up as the results' `name` is written; then the advice is followed: `report`
+    works, and the same command again finishes the run."""
+    def act(w: W, args: list[str]) -> Out:
+        import grpo_compare.runs as runs
+
+        full, write = [True], runs.atomic_write
+
+        def atomic_write(path: Path, text: str, fix: str = "") -> None:
+            if full[0] and path.name == name:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            write(path, text, fix)
+
+        w.request.getfixturevalue("monkeypatch").setattr(runs, "atomic_write", atomic_write)
+        first = invoke(w, args)
+        full[0] = False
+        report = invoke(w, ["report", args[args.index("--output-dir") + 1]])
+        assert report.code == 0, report.stderr[-2000:]
+        again = invoke(w, args)
+        assert again.code == 0 and "Resuming" in again.stderr, again.stderr[-2000:]
+        return first
+    return act
+
+
+def render_interrupted(w: W, args: list[str]) -> Out:
+    """Ctrl-C while report.html is rendered."""
+    def render(*a: Any, **k: Any) -> str:
+        raise KeyboardInterrupt
+
+    w.request.getfixturevalue("monkeypatch").setattr("grpo_compare.runs.render_report", render)
+    return invoke(w, args)
+
+
+def with_foreign_record(run: Path) -> None:
+    """A record of another run (another run_id) appended: the last record's key, another answer."""
+    lines = (run / "generations.jsonl").read_text().splitlines()
+    rec = json.loads(lines[-1]) | {"run_id": "another-run", "completion": "<answer>\n987654321\n</answer>"}
+    (run / "generations.jsonl").write_text("\n".join([*lines, json.dumps(rec)]) + "\n")
+
+
+def nothing_graded(run: Path) -> None:
+    lines = [json.loads(x) for x in (run / "generations.jsonl").read_text().splitlines()]
+    for rec in lines:
+        rec["score"]["correct"] = None
+    (run / "generations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+
+def sighup_mid_run(w: W, args: list[str]) -> Out:
+    """A real SIGHUP (a closed terminal or SSH session) once the first result is on disk, vLLM's
+    temporary files going to the case folder's own tmp/."""
+    out, tmp = w.d / "run", Path(w.folder("tmp"))
+    proc = subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=w.d,
+                            env=dict(os.environ, TMPDIR=str(tmp)))
+    deadline = time.monotonic() + 600
+    while not ((out / "generations.jsonl").is_file() and (out / "generations.jsonl").stat().st_size):
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGHUP)
+    stdout, stderr = proc.communicate(timeout=120)
+    return Out(proc.returncode, stdout, stderr)
+
+
+# --- checks of round two ------------------------------------------------------------------------
+
+def no_vllm_files_left(w: W, out: Out) -> None:
+    sigterm_kept_work(w, out)
+    assert not list((w.d / "tmp").glob("vllm_dist_*"))
+
+
+def short_message(w: W, out: Out) -> None:
+    assert len(out.stderr) < 1000  # the value is quoted cut short, never whole
+
+
+def type_error(w: W, out: Out) -> None:
+    assert "APIError TypeError" in out.stdout  # a TypeError naming the argument, not an AttributeError
+
+
+def best_is_none(w: W, out: Out) -> None:
+    assert json.loads((w.d / "run" / "summary.json").read_text())["best"] is None
+
+
+def foreign_left_out(w: W, out: Out) -> None:
+    assert "987654321" not in (w.d / "run" / "comparison.csv").read_text()
+    last = json.loads((w.d / "run" / "generations.jsonl").read_text().splitlines()[-1])
+    assert last["run_id"] == "another-run" and "987654321" in last["completion"]  # kept, not rescored as ours
+
+
+def config_written(w: W, out: Out) -> None:
+    assert (w.d / "run" / "config.yaml").is_file()
+
+
+YAML_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")) + "model: *i\n"
 
 
 # --- the table ----------------------------------------------------------------------------------
@@ -940,6 +1158,288 @@ CASES: list[Case] = [
     # Ctrl-C in a command without a run directory: one line, exit 130, not click's "Aborted!"
     Case("sigint-batch", lambda w: ["batch", w.file("q.txt", "1+1?\n")], 130, ("interrupted",),
          act=start_interrupted(signal.SIGINT), check=not_about("Aborted"), one_error_line=False),
+
+    # ---- outputs: never written through a link, never over a file the command reads ----
+    # engine.log a link to a file of the user's: refused before anything is appended through it
+    Case("link-engine-log", lambda w: ["compare", "--dataset", w.rows(), "--output-dir", str(linked(w, "engine.log"))],
+         2, ("engine.log", "symbolic link"), mode="sub", check=victim_untouched),
+    # generations.jsonl a link: refused before the first result would be appended through it
+    Case("link-generations", lambda w: ["compare", "--dataset", w.rows(), "--output-dir",
+                                        str(linked(w, "generations.jsonl"))], 2, ("generations.jsonl", "symbolic link"),
+         check=victim_untouched),
+    # fingerprint.json a link in a new run directory
+    Case("link-fingerprint", lambda w: ["compare", "--dataset", w.rows(), "--output-dir",
+                                        str(linked(w, "fingerprint.json"))], 2, ("fingerprint.json", "symbolic link"),
+         check=victim_untouched),
+    # rescore of a finished run whose summary.json is a link: refused before any file is rewritten
+    Case("link-summary-rescore", lambda w: ["rescore", str(linked(w, "summary.json", finished=True))], 2,
+         ("summary.json", "symbolic link"), check=victim_untouched),
+    # report of a run whose report.html is a link: the link is neither followed nor replaced
+    Case("link-report", lambda w: ["report", str(linked(w, "report.html", finished=True))], 2,
+         ("report.html", "symbolic link"), check=victim_untouched),
+    # batch's per-arm output a link: refused before any weights load
+    Case("link-batch-output", lambda w: ["batch", w.file("q.txt", "1+1?\n"), "--output",
+                                         args_after(linked(w, "res.base.json"), str(w.d / "run" / "res.json"))[0]], 2,
+         ("res.base.json", "symbolic link", "--output"), check=victim_untouched),
+    # diff --csv at a link
+    Case("link-diff-csv", lambda w: ["diff", str(w.run("a")), "--csv", str(linked(w, "t.csv") / "t.csv")], 2,
+         ("t.csv", "symbolic link"), check=victim_untouched),
+    # the dataset inside the run directory under an output's name: refused before it is overwritten
+    Case("input-dataset-is-an-output", lambda w: ["compare", "--dataset",
+                                                  w.file("run/comparison.csv", "id,question,gold\n1,What is 1 + 1?,2\n"),
+                                                  "--output-dir", str(w.d / "run")], 2,
+         ("run/comparison.csv would overwrite", "the dataset", "--output-dir")),
+    # the dataset under another name in the run directory (a hard link) that would be appended to
+    Case("input-dataset-hard-link", lambda w: ["compare", "--dataset", w.rows(), "--output-dir",
+                                               str(hard_linked(w, str(w.d / "rows.jsonl"), "generations.jsonl"))], 2,
+         ("run/generations.jsonl would overwrite", "rows.jsonl, the dataset")),
+    # the config inside the run directory as its config.yaml
+    Case("input-config-is-an-output", lambda w: ["compare", "--config", w.file("run/config.yaml", "split: test\n"),
+                                                 "--dataset", w.rows(), "--output-dir", str(w.d / "run")], 2,
+         ("run/config.yaml would overwrite", "the config")),
+    # the config as the run's engine.log, which would be appended to (the terminal's redirect opens it first)
+    Case("input-config-is-the-log", lambda w: ["compare", "--config", w.file("run/engine.log", "split: test\n"),
+                                               "--dataset", w.rows(), "--output-dir", str(w.d / "run")], 2,
+         ("engine.log would overwrite", "the config"), mode="sub"),
+    # batch writing its per-arm file over the questions it reads
+    Case("input-batch-questions", lambda w: ["batch", w.file("q.base.json", '[{"question": "1+1?"}]'), "--output",
+                                             str(w.d / "q.json"), "--arm", "base"], 2,
+         ("q.base.json would overwrite", "the questions file", "--output")),
+    # evaluate writing its per-arm file over the dataset, refused before the dataset is even read
+    Case("input-evaluate-dataset", lambda w: ["evaluate", "--dataset",
+                                              w.file("ev.base.json", '[{"question": "1+1?", "answer": "2"}]'),
+                                              "--output", str(w.d / "ev.json"), "--arm", "base"], 2,
+         ("ev.base.json would overwrite", "the dataset")),
+    # diff --csv over the generations of the run it reads
+    Case("input-diff-csv-generations", lambda w: ["diff", str(w.run()), "--csv", str(w.d / "run" / "generations.jsonl")],
+         2, ("generations.jsonl would overwrite", "a file of the run")),
+    # chat's /save over the config it read: one line, the session goes on
+    Case("input-chat-save-config", lambda w: ["chat", "--config", w.file("c.yaml", "split: test\n")], 0,
+         ("c.yaml would overwrite", "the config"), mode="engine", input="/save {d}/c.yaml\n/quit\n", check=chat_went_on,
+         one_error_line=False),
+    # the dataset changed under the same name: the fingerprint keeps its content, so the run is not resumed
+    Case("resume-dataset-changed", lambda w: ["compare", "--dataset", w.rows(), "--max-tokens", "4", "--output-dir",
+                                              str(w.d / "run")], 2, ("dataset_sha256 differs", "--output-dir"),
+         mode="engine", act=changed_then_resumed, changes=("rows.jsonl",)),
+
+    # ---- arm names: columns, file names and terminal text, checked at the door ----
+    # a name a spreadsheet runs as a formula in the CSV header
+    yaml_case("arm-name-formula", "arms: [{name: base}, {name: '=HYPERLINK(1)', lora: true}]\n",
+              "arm name '=HYPERLINK(1)' is not allowed", "letters, digits"),
+    # a name rich reads as markup: two arms printed as one, or a crash after the files are written
+    yaml_case("arm-name-markup", "arms: [{name: base}, {name: '[/b]', lora: true}]\n", "arm name '[/b]' is not allowed"),
+    # a name with a path in it
+    yaml_case("arm-name-path", "arms: [{name: base}, {name: ../x, lora: true}]\n", "arm name '../x' is not allowed"),
+    # a name with a space
+    yaml_case("arm-name-space", "arms: [{name: base}, {name: my arm, lora: true}]\n", "arm name 'my arm'"),
+    # a name that starts like a flag
+    yaml_case("arm-name-dash", "arms: [{name: base}, {name: -x, lora: true}]\n", "arm name '-x'"),
+    # a name with letters of another script: not a portable column or file name
+    yaml_case("arm-name-non-ascii", "arms: [{name: base}, {name: grpö, lora: true}]\n", "arm name 'grpö'", "ASCII"),
+    # a name longer than a column should be
+    yaml_case("arm-name-too-long", f"arms: [{{name: base}}, {{name: {'g' * 65}, lora: true}}]\n", "at most 64"),
+    # b and b_reward make the same column (b_reward_strict_format): the summary would read the wrong arm
+    yaml_case("arm-names-same-column", "arms: [{name: b}, {name: b_reward, lora: true}]\n",
+              "arms 'b' and 'b_reward' both make 'b_reward_strict_format'"),
+    # names that differ in case only: one file name on a case-insensitive disk
+    yaml_case("arm-names-case", "arms: [{name: grpo}, {name: GRPO, lora: true}]\n", "arms 'grpo' and 'GRPO' both make"),
+    # an arm name from an adapter folder whose name is not one: made safe, and said
+    Case("arm-name-from-folder", lambda w: ["compare", "--adapter", w.lora("a/final [v1]"), "--adapter",
+                                            w.lora("b/final [v2]"), "--dataset", w.rows(), "--max-model-len", "16"], 2,
+         ("is named final_v1_", "every problem is longer")),
+    # two adapter folders whose names become the same arm name once made safe
+    Case("arm-names-from-folders-collide", lambda w: ["compare", "--adapter", w.lora("x [1]"), "--adapter", w.lora("x_1_"),
+                                                      "--dataset", w.rows()], 2, ("arms 'x_1_' and 'x_1_' both make",)),
+    # a question with markup, printed as the table's title as it is
+    Case("ask-question-markup", lambda w: ["ask", "[/b] What is 2 + 2?", "--max-tokens", "4"], 0, ("[/b] What is 2 + 2?",),
+         mode="engine"),
+    # a run directory whose path holds markup: the lines naming it print it as it is
+    Case("report-path-markup", lambda w: ["report", str(w.run("r[/b]"))], 0, ("wrote", "r[/b]/report.html"),
+         changes=("r[/b]/report.html",)),
+    # diff of a run whose path holds markup
+    Case("diff-path-markup", lambda w: ["diff", str(w.run("r[/b]"))], 0, ("a = {d}/r[/b]",)),
+
+    # ---- checkpoint folders: what was taken and what was left out, said ----
+    # checkpoint-100 and checkpoint-0100 are one step
+    ckpt_case("checkpoint-duplicate-step", lambda w: checkpoint_folder(w, "checkpoint-100", "checkpoint-0100"),
+              "checkpoint-0100 and", "checkpoint-100 are both step 100"),
+    # digits of another script are not a step (int() reads them as 100)
+    ckpt_case("checkpoint-non-ascii-digits", lambda w: checkpoint_folder(w, "checkpoint-100", "checkpoint-١٠٠"),
+              "1 checkpoint, one arm each: checkpoint-100", "left out: checkpoint-١٠٠ (not a step number)"),
+    # checkpoint-abc and a checkpoint folder without an adapter: left out, and said
+    ckpt_case("checkpoint-left-out", lambda w: checkpoint_folder(w, "checkpoint-10", "checkpoint-abc", "checkpoint-5/"),
+              "checkpoint-abc (not a step number)", "checkpoint-5 (no adapter_config.json)"),
+    # a final adapter beside its checkpoints: the final one is used, and the checkpoints left out said
+    ckpt_case("checkpoint-final-beside", lambda w: checkpoint_folder(w, "checkpoint-1", "checkpoint-2", final=True),
+              "using its final adapter", "checkpoint-1, checkpoint-2 are left out"),
+    # no checkpoint at all, only folders that are not
+    ckpt_case("checkpoint-none", lambda w: checkpoint_folder(w, "checkpoint-abc", "checkpoint-7/"),
+              "no checkpoint taken", "checkpoint-7 (no adapter_config.json)", "has no adapter_config.json"),
+    # nothing graded in any adapter arm: no best arm, and the gate fails instead of passing on nothing
+    Case("gate-nothing-graded", lambda w: resume_args(w, args_after(nothing_graded(w.run()), w.d / "run")[0],
+                                                      "--min-delta", "-1"), 4,
+         ("no adapter arm has a graded answer",), changes=RUN_OUTPUTS, check=best_is_none, one_error_line=False),
+
+    # ---- merged copies of the weights: the disk checked before they are built ----
+    # one merged copy does not fit: refused, naming the space and the strategy that needs none
+    Case("merged-disk-full", lambda w: ["compare", "--backend", "hf", "--lora-strategy", "merged", "--adapter", w.lora(),
+                                        "--dataset", w.rows(), "--output-dir", str(w.d / "run")], 2,
+         ("1 merged copy of the weights need about", "free there", "--lora-strategy mixed"), act=merged_space(2**20)),
+    # one merged copy per checkpoint
+    Case("merged-disk-full-checkpoints", lambda w: ["compare", "--backend", "hf", "--lora-strategy", "merged", "--adapter",
+                                                    checkpoint_folder(w, "checkpoint-1", "checkpoint-2", "checkpoint-3"),
+                                                    "--dataset", w.rows(), "--output-dir", str(w.d / "run")], 2,
+         ("3 merged copies of the weights", "--lora-strategy mixed"), act=merged_space(2**20)),
+    # auto does not pick merged copies that do not fit: LoRA rows instead, said
+    Case("merged-disk-full-auto", lambda w: ["compare", "--backend", "vllm", "--adapter",
+                                             str(w.request.getfixturevalue("fixture_lora")), "--dataset",
+                                             w.file("d.jsonl", "".join(
+                                                 json.dumps({"id": str(i), "question": f"What is {i} + 1?"}) + "\n"
+                                                 for i in range(32))),
+                                             "--max-tokens", "1", "--output-dir", str(w.d / "run")], 0,
+         ("LoRA strategy mixed (auto: 1 merged copy", "free there"), mode="engine",
+         act=merged_space(2**20, engine=True)),
+
+    # ---- YAML: what a mapping of settings cannot be ----
+    # a key given twice: the later allow_pickle: true would quietly win
+    yaml_case("yaml-duplicate-key", "allow_pickle: false\nmodel: x\nallow_pickle: true\n", "c.yaml", "line 3",
+              "'allow_pickle' is given twice"),
+    # a key given twice in a nested mapping
+    yaml_case("yaml-duplicate-nested-key", "sampling: {temperature: 0, temperature: 1}\n", "'temperature' is given twice"),
+    # an empty list is not an empty config
+    yaml_case("yaml-document-empty-list", "[]\n", "c.yaml", "does not hold a mapping", "list"),
+    # false is not an empty config
+    yaml_case("yaml-document-false", "false\n", "c.yaml", "does not hold a mapping", "bool"),
+    # a bare word
+    yaml_case("yaml-document-scalar", "just some words\n", "c.yaml", "does not hold a mapping", "str"),
+    # two documents in one file
+    yaml_case("yaml-two-documents", "split: test\n---\nsplit: train\n", "c.yaml", "not valid YAML"),
+    # an alias bomb: a few hundred bytes that expand to 9^9 values, refused at once
+    yaml_case("yaml-alias-bomb", YAML_BOMB, "c.yaml", "more than 100,000 values through its aliases"),
+    # a document nested 10,000 deep: refused, not a recursion error
+    yaml_case("yaml-deep-nesting", "a: " + "[" * 10_000 + "]" * 10_000 + "\n", "c.yaml", "nested deeper than 40"),
+    # a huge value: the message quotes it cut short
+    Case("yaml-huge-value", lambda w: ["compare", "--config", w.file("c.yaml", f"model: {'x' * 1_000_000}\n"),
+                                       "--dataset", w.rows()], 2, ("model", "1,000,002 characters"), check=short_message),
+    # a huge key: the message does not quote it
+    Case("yaml-huge-key", lambda w: ["compare", "--config", w.file("c.yaml", f"{'k' * 1_000_000}: 1\n"),
+                                     "--dataset", w.rows()], 2, ("not valid YAML", "line 1"), check=short_message),
+    # a lone surrogate from a YAML escape
+    yaml_case("yaml-lone-surrogate", 'model: "a\\ud800"\n', "model", "UTF-8 text"),
+    # a run's config.yaml with a key given twice
+    run_case("run-config-duplicate-key", "report",
+             lambda r: (r / "config.yaml").write_text((r / "config.yaml").read_text() + "split: train\n"),
+             "config.yaml", "'split' is given twice"),
+
+    # ---- sizes and text: checked before a question is tokenised ----
+    # a 50 MB question and a small window: skipped at once, never tokenised
+    dataset_case("question-50mb", "d.jsonl", json.dumps({"question": "x" * 50_000_000}) + "\n",
+                 "skipped problem 1", "50,000,000 characters", "at most 8,192", code=2, flags=("--max-model-len", "128")),
+    # batch keeps the huge question with a `skipped` reason
+    Case("batch-question-huge", lambda w: ["batch", w.file("q.txt", f"What is 2 + 2?\n{'x' * 20_000}\n"),
+                                           "--max-model-len", "128", "--max-tokens", "4", "--output",
+                                           str(w.d / "out" / "res.json")], 0, ("skipped problem 1", "20,000 characters"),
+         mode="engine", check=batch_kept_the_skipped_question),
+    # a lone surrogate in a question (a broken \u escape in JSON)
+    dataset_case("question-lone-surrogate", "d.jsonl", '{"question": "What is 1 + 1? \\ud800"}\n', "d.jsonl:1",
+                 "its question holds a lone surrogate", "U+D800"),
+    # a lone surrogate in an id
+    dataset_case("id-lone-surrogate", "d.jsonl", '{"id": "a\\udc80", "question": "1?"}\n', "d.jsonl:1",
+                 "its id holds a lone surrogate"),
+    # a lone surrogate in a field kept as meta
+    dataset_case("meta-lone-surrogate", "d.jsonl", '{"question": "1?", "note": "\\udfff"}\n', "d.jsonl:1",
+                 "meta field 1 holds a lone surrogate"),
+    # a lone surrogate in the question on the command line (undecodable bytes in argv)
+    Case("ask-lone-surrogate", lambda w: ["ask", "What is 1 + 1?\udc80"], 3, ("lone surrogate", "U+DC80")),
+
+    # a dataset path with a name longer than the file system takes
+    Case("dataset-name-too-long", lambda w: ["compare", "--dataset", str(w.d / ("x" * 300 + ".jsonl"))], 2,
+         ("File name too long", "shorter path")),
+    # a config path with a name longer than the file system takes
+    Case("config-name-too-long", lambda w: ["compare", "--config", str(w.d / ("c" * 300 + ".yaml"))], 2,
+         ("File name too long", "shorter path")),
+    # a run directory's name longer than the file system takes
+    Case("output-dir-name-too-long", lambda w: ["compare", "--dataset", w.rows(), "--output-dir", str(w.d / ("r" * 300))],
+         2, ("File name too long",)),
+    # a model "path" of 10,000 characters: refused by the validator, quoted cut short
+    flag_case("flag-model-huge", ["--model", "m" * 10_000], "model: 'mmm", "10,002 characters", "at most 4,096"),
+
+    # ---- the Python API: a wrong type is one TypeError naming the argument ----
+    # a config path where a CompareConfig belongs
+    api_case("api-config-path", lambda w: __import__("grpo_compare").compare(w.file("c.yaml", "split: test\n")),
+             "config must be a CompareConfig", "from_yaml"),
+    # an int as the output folder
+    api_case("api-output-dir-int", lambda w: __import__("grpo_compare").compare(output_dir=5, max_samples=1),
+             "output_dir must be a str or PathLike, got int 5"),
+    # plain strings as problems
+    api_case("api-problems-strings", lambda w: __import__("grpo_compare").compare(problems=["What is 1 + 1?"]),
+             "problems[0] must be a Problem, got str"),
+    # one string as the problems
+    api_case("api-problems-string", lambda w: __import__("grpo_compare").compare(problems="What is 1 + 1?"),
+             "problems must be a list of Problem, got str"),
+    # dicts as arms
+    api_case("api-arms-dicts", lambda w: __import__("grpo_compare").CompareConfig(arms=[{"name": "base"}, {"name": "x"}]),
+             "each of arms must be an ArmSpec, got dict", "ArmSpec(**d)"),
+    # a dict as sampling
+    api_case("api-sampling-dict", lambda w: __import__("grpo_compare").CompareConfig(sampling={"temperature": 0}),
+             "sampling must be a SamplingConfig, got dict"),
+    # a dict as sampling, as a keyword of compare()
+    api_case("api-sampling-dict-flag", lambda w: __import__("grpo_compare").compare(sampling={"temperature": 0}),
+             "sampling must be a SamplingConfig, got dict"),
+    # an engine without a name
+    api_case("api-engine-no-name", lambda w: __import__("grpo_compare").compare(engine=NoName()),
+             "engine= of type NoName", "no `name`"),
+    # an engine that yields dicts
+    api_case("api-engine-yields-dicts", lambda w: __import__("grpo_compare").compare(
+        engine=YieldsDicts(), problems=[__import__("grpo_compare").Problem("1", "What is 2 + 2?", "4")]),
+             "stream must yield grpo_compare.Generation", "got dict"),
+    # generate_response(None)
+    api_case("api-generate-response-none", lambda w: demo_inference().generate_response(None),
+             "prompt must be a str, got NoneType"),
+    # batch_inference of one string: refused, not one request per character
+    api_case("api-batch-inference-string", lambda w: demo_inference().batch_inference("What is 1 + 1?"),
+             "problems must be a list of questions, got str", "batch_inference([question])"),
+    # ask with one arm name as a string, not a list
+    api_case("api-ask-arms-string", lambda w: demo_inference().ask("What is 1 + 1?", "base"),
+             "arms must be a list of arm names, got str", "arms=['base']"),
+    # load_run of an int
+    api_case("api-load-run-int", lambda w: __import__("grpo_compare").load_run(5), "run_dir must be a str or PathLike"),
+    # from_yaml of an int
+    api_case("api-from-yaml-int", lambda w: __import__("grpo_compare").CompareConfig.from_yaml(5),
+             "path must be a str or Path"),
+    # Problem with a None question
+    api_case("api-problem-none", lambda w: __import__("grpo_compare").Problem("1", None, None),
+             "Problem.question must be a str, got NoneType"),
+
+    # ---- advice that works when it is followed ----
+    # the disk fills as the results are written: config.yaml is written first, so `report` works, and the
+    # advice (the same command again) finishes the run
+    Case("disk-full-results", lambda w: resume_args(w, results_missing(w)), 2,
+         ("No space left on device", "generations are kept", "run the same command again"),
+         act=disk_full_at("comparison.csv"), changes=RUN_OUTPUTS, check=config_written),
+    # Ctrl-C while report.html is rendered: the stale report is said, and the resume command
+    Case("interrupt-report-render", lambda w: resume_args(w, w.run()), 130,
+         ("report.html of", "not rewritten", "stale, from before", "resume with"), act=render_interrupted,
+         changes=RUN_OUTPUTS),
+    # the same in rescore
+    Case("interrupt-report-render-rescore", lambda w: ["rescore", str(w.run())], 130,
+         ("interrupted", "report.html not rewritten (stale)"), act=render_interrupted, changes=RUN_OUTPUTS),
+    # rescore leaves out a record of another run, as resume does, and keeps it as it is
+    Case("rescore-other-run", lambda w: ["rescore", str(args_after(with_foreign_record(w.run()), w.d / "run")[0])], 0,
+         ("of another run",), changes=RUN_OUTPUTS, check=foreign_left_out),
+    # report leaves it out too
+    run_case("report-other-run", "report", with_foreign_record, "of another run", code=0, changes=("run/report.html",)),
+
+    # ---- signals: SIGHUP as SIGTERM ----
+    # SIGHUP while the engine starts: the lock released, exit 129
+    Case("sighup-before-first-result", lambda w: ["compare", "--dataset", w.rows(), "--output-dir", str(w.d / "run")],
+         129, ("interrupted", "nothing had finished yet", "resume with"), act=start_interrupted(signal.SIGHUP),
+         check=no_lock_left, one_error_line=False),
+    # a real SIGHUP mid-run (a closed terminal): work kept, lock released, vLLM's temporary files gone
+    Case("sighup-mid-run", lambda w: ["compare", "--backend", "vllm", "--lora-strategy", "mixed", "--batch-size", "1",
+                                      "--max-samples", "4", "--max-tokens", "16", "--output-dir", str(w.d / "run")], 129,
+         ("interrupted", "finished generations are kept", "resume with"), act=sighup_mid_run, check=no_vllm_files_left,
+         one_error_line=False, slow=True),
 
     # ---- the net under every check ----
     # an error no check foresaw: one line naming the log that holds its traceback

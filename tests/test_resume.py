@@ -74,7 +74,7 @@ def test_sigkill_half_way_then_resume_equals_an_uninterrupted_run(engine, fixtur
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; schedulers, `timeout`, container stops
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])  # Ctrl-C; schedulers, `timeout`, container stops; a closed terminal
 def test_interrupt_keeps_work_prints_resume_command_and_exits_128_plus_signal(fixture_lora, tmp_path, sig):
     out = tmp_path / "run"
     proc = _start_and_wait(_cli_args(fixture_lora, out, 20, "--batch-size", "1"), out / "generations.jsonl", at_least=2)

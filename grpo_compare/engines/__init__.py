@@ -15,10 +15,10 @@ from typing import Any, Sequence
 
 from ..adapters import AdapterInfo
 from ..config import BACKENDS
-from ..errors import UserError
-from .base import Engine, has_cuda
+from ..errors import APIError, UserError
+from .base import Engine, checked, has_cuda
 from .hf import HFEngine
-from .merge import merged_model
+from .merge import merged_model, space_shortfall
 from .openai import OpenAIEngine
 from .ray import RayEngine
 from .switch import SwitchingEngine
@@ -26,7 +26,7 @@ from .unsloth import UnslothEngine
 from .vllm import VLLMEngine
 
 __all__ = ["Engine", "adopt", "choose_backend", "has_cuda", "held_backend", "live_vllm", "make_engine", "resolve_strategy",
-           "start_engine", "vllm_problem", "way"]
+           "space_shortfall", "start_engine", "vllm_problem", "way"]
 
 MERGED_MIN_ROWS = 64  # below this, a second engine start costs more than the merged model saves
 
@@ -127,7 +127,11 @@ def held_backend(engine: Any) -> str:
     that brings `stream` and `max_model_len`), unsloth (a model loaded with fast_inference=True) or
     vllm (a `vllm.LLM`)."""
     if _is_engine(engine):
-        return str(getattr(engine, "name", ""))
+        name = getattr(engine, "name", None)
+        if not isinstance(name, str) or not name:
+            raise APIError(f"engine= of type {type(engine).__name__} brings stream and max_model_len but no `name` "
+                           f"(a str: vllm, hf, unsloth or ray), got {type(name).__name__}")
+        return name
     if hasattr(engine, "fast_generate"):
         return "unsloth"
     if hasattr(engine, "llm_engine") and hasattr(engine, "generate"):
@@ -139,11 +143,45 @@ def held_backend(engine: Any) -> str:
 def adopt(engine: Any, adapters: Sequence[AdapterInfo]) -> Engine:
     """An engine the caller already holds as this package's Engine, serving `adapters` (never closed here)."""
     kind = held_backend(engine)
-    if _is_engine(engine):
-        if isinstance(engine, Engine):  # one of this package's: it takes adapters saved since it started
-            engine.serve(adapters)
+    if isinstance(engine, Engine):  # one of this package's: it takes adapters saved since it started
+        engine.serve(adapters)
         return engine
+    if _is_engine(engine):
+        return Held(engine)
     return (UnslothEngine if kind == "unsloth" else VLLMEngine).wrap(engine, adapters)
+
+
+class Held(Engine):
+    """An engine of the caller's that brings `name`, `stream` and `max_model_len` without deriving
+    from Engine: what else it brings is used, the contract's defaults stand in for the rest."""
+
+    def __init__(self, engine: Any) -> None:
+        self.held = engine
+        self.name = engine.name
+        self.whole_run = bool(getattr(engine, "whole_run", False))
+
+    def __getattr__(self, name: str) -> Any:  # what the engine has beyond the contract (tests' recorded calls)
+        return getattr(self.held, name)
+
+    @property
+    def max_model_len(self) -> int:  # type: ignore[override]
+        return self.held.max_model_len
+
+    def stream(self, requests: Sequence[Any], sampling: Any) -> Any:
+        return checked(self.held, self.held.stream(requests, sampling))
+
+    def generate(self, requests: Sequence[Any], sampling: Any) -> Any:
+        own = getattr(self.held, "generate", None)
+        return own(requests, sampling) if callable(own) else super().generate(requests, sampling)
+
+    def weights_check(self, adapter: AdapterInfo) -> Any:
+        own = getattr(self.held, "weights_check", None)
+        return own(adapter) if callable(own) else None
+
+    def close(self) -> None:
+        own = getattr(self.held, "close", None)
+        if callable(own):
+            own()
 
 
 def _is_engine(engine: Any) -> bool:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import gc
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from ..adapters import AdapterInfo
-from ..errors import UserError
+from ..errors import APIError, UserError
+from ..files import shorten
 from ..types import AdapterCheck, Generation, Request, Sampling
 
 
@@ -27,7 +28,7 @@ class Engine:
         """One completion per request, in request order."""
         order = {r.key: i for i, r in enumerate(requests)}
         out: list[Generation | None] = [None] * len(requests)
-        for g in self.stream(requests, sampling):
+        for g in checked(self, self.stream(requests, sampling)):
             out[order[g.key]] = g
         return [g for g in out if g is not None]
 
@@ -50,6 +51,16 @@ class Engine:
     def weights_check(self, adapter: AdapterInfo) -> AdapterCheck | None:
         """The adapter check, where the engine knows it without generating (merged weights)."""
         return None
+
+
+def checked(engine: Any, items: Iterable[Any]) -> Iterator[Generation]:
+    """What an engine's `stream` yields, each checked to be a Generation of a request it was given
+    (an engine of the caller's may yield anything)."""
+    for g in items:
+        if not isinstance(g, Generation):
+            raise APIError(f"the engine {type(engine).__name__}'s stream must yield grpo_compare.Generation "
+                           f"(engines.base.generation makes one), got {type(g).__name__} {shorten(g, 60)}")
+        yield g
 
 
 @functools.lru_cache(maxsize=1)

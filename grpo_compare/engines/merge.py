@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from ..adapters import AdapterInfo
+from ..adapters import AdapterInfo, read_model_config
 from ..files import build_folder, cache_dir
 
 CHUNK = 8192  # tokens or features per probe of the model's two ends
@@ -39,8 +40,45 @@ def merged_key(model: str, adapter: AdapterInfo) -> str:
 
 def merged_model(model: str, adapter: AdapterInfo) -> Path:
     """The folder of `model` with `adapter` merged in (safetensors + tokenizer), made on first use."""
-    target = cache_dir() / "merged" / f"{Path(model).name}-{merged_key(model, adapter)}"
-    return build_folder(target, lambda tmp: _merge(model, adapter.path, tmp), lambda t: (t / "merge.json").is_file())
+    return build_folder(_target(model, adapter), lambda tmp: _merge(model, adapter.path, tmp), _ready)
+
+
+def _target(model: str, adapter: AdapterInfo) -> Path:
+    return cache_dir() / "merged" / f"{Path(model).name}-{merged_key(model, adapter)}"
+
+
+def _ready(target: Path) -> bool:
+    return (target / "merge.json").is_file()
+
+
+DTYPE_BYTES = {"float32": 4, "float": 4, "bfloat16": 2, "float16": 2, "half": 2}
+
+
+def space_shortfall(model: str, adapters: Sequence[AdapterInfo]) -> tuple[int, int, int, Path] | None:
+    """Where the merged copies of `adapters` not yet in the cache would not fit: (copies to build,
+    bytes they need, bytes free, the folder they go to); None where they fit, or where the model's
+    size is unknown (a hub id). A copy is the model's files with its weights in float32."""
+    folder = Path(model)
+    todo = [a for a in adapters if not _ready(_target(model, a))]
+    if not folder.is_dir() or not todo:
+        return None
+    files = [f for f in folder.iterdir() if f.is_file()]
+    weights = sum(f.stat().st_size for f in files if f.suffix in (".safetensors", ".bin"))
+    others = sum(f.stat().st_size for f in files) - weights
+    config = read_model_config(folder) or {}
+    dtype = str(config.get("torch_dtype") or config.get("dtype") or "float32")
+    one = weights * 4 // DTYPE_BYTES.get(dtype, 4) + others
+    where = cache_dir() / "merged"
+    free = free_bytes(where)
+    need = one * len(todo)
+    return (len(todo), need, free, where) if need > free else None
+
+
+def free_bytes(folder: Path) -> int:
+    """Free space on the disk that holds `folder` (or the nearest folder above it that exists)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
 
 
 def _merge(model: str, adapter: Path, out: Path) -> None:

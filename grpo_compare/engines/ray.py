@@ -178,14 +178,15 @@ class RayEngine(Engine):
 
 @contextlib.contextmanager
 def keep_sigterm() -> Iterator[None]:
-    """Keep this process's SIGTERM handler across `ray.init`, which sets one that exits at once:
-    the tool ends a SIGTERM as it ends a Ctrl-C (finished work kept, the resume command printed)."""
-    previous = signal.getsignal(signal.SIGTERM)
+    """Keep this process's SIGTERM and SIGHUP handlers across `ray.init`, which sets one that exits
+    at once: the tool ends them as it ends a Ctrl-C (finished work kept, the resume command printed)."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
-        if previous is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            if handler is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signum, handler)
 
 
 def import_ray() -> Any:

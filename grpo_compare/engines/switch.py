@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from ..adapters import AdapterInfo
+from ..errors import UserError
 from ..types import AdapterCheck, Generation, Request, Sampling
 from .base import Engine
-from .merge import merged_model
+from .merge import merged_model, space_shortfall
 
 
 class SwitchingEngine(Engine):
@@ -67,6 +68,10 @@ class SwitchingEngine(Engine):
         new = [a for a in adapters if a not in self.served()]
         if new and not self.merged:
             self._engine(self.base).serve(new)
+        short = space_shortfall(self.base, new) if self.merged else None
+        if short is not None:
+            raise UserError(f"a merged copy of {new[0].path} needs about {short[1] / 2**30:.1f} GiB in {short[3]}, "
+                            f"{short[2] / 2**30:.1f} GiB free there: free space, or set GRPO_COMPARE_CACHE to a larger disk")
         for a in new if self.merged else ():
             self.merged[a] = merged_model(self.base, a)
 
