@@ -206,7 +206,8 @@ def other_model_weights() -> bytes:
     return save({name: torch.zeros(8, 2048)})
 
 
-RUN_OUTPUTS = ("run/generations.jsonl", "run/comparison.csv", "run/summary.json", "run/report.html", "run/config.yaml")
+RUN_OUTPUTS = ("run/generations.jsonl", "run/comparison.csv", "run/comparison.parquet", "run/summary.json",
+               "run/report.html", "run/config.yaml")
 LONG_QUESTION = "Add up these numbers: " + " + ".join(str(i) for i in range(200)) + ". What is the total?"
 
 
@@ -415,7 +416,8 @@ def under_umask(mask: int) -> Callable[[W, list[str]], Out]:
 
 def files_follow_umask(mask: int) -> Callable[[W, Out], None]:
     def check(w: W, out: Out) -> None:
-        for name in ("comparison.csv", "summary.json", "config.yaml", "report.html", "generations.jsonl"):
+        for name in ("comparison.csv", "comparison.parquet", "summary.json", "config.yaml", "report.html",
+                     "generations.jsonl"):
             assert (w.d / "run" / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
     return check
 
