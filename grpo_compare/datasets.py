@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import DataError, UserError
-from .files import note_input
+from .errors import APIError, DataError, UserError, expect
+from .files import note_input, shorten
 from .scoring import extract_hash_answer
 from .types import Problem
 
@@ -182,3 +182,13 @@ def _check_unique(ids: list[str], source: str) -> None:
         if pid in seen:
             raise DataError(f"{source}: duplicate problem id '{pid}'; ids must be unique")
         seen.add(pid)
+
+
+def checked_problems(problems: Any) -> list[Problem]:
+    """`problems` as a list of Problem, or an APIError naming what it holds instead."""
+    if isinstance(problems, (str, bytes)) or not isinstance(problems, Iterable):
+        raise APIError(f"problems must be a list of Problem, got {type(problems).__name__} {shorten(problems, 40)}")
+    out = list(problems)
+    for i, p in enumerate(out):
+        expect(p, Problem, f"problems[{i}]", "Problem(id, question, gold), e.g. Problem('1', 'What is 7 * 6?', '42')")
+    return out

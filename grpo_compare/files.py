@@ -249,3 +249,12 @@ def build_folder(target: Path, build: Callable[[Path], None], ready: Callable[[P
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def gib(n: int) -> str:
+    """A size in GiB, for the terminal.
+
+    >>> gib(780 * 2**30)
+    '780.0 GiB'
+    """
+    return f"{n / 2**30:,.1f} GiB"

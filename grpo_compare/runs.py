@@ -155,6 +155,25 @@ def _read_plan(config_file: Path) -> RunPlan:
     return from_record(read_yaml_mapping(config_file, rerun_advice(config_file), DataError), str(config_file))
 
 
+def held_arms(run: Path, names: Sequence[str], problems: Sequence[str], done: dict[Any, dict[str, Any]],
+              k: int) -> list[Arm]:
+    """The arms a run directory holds beside this call's (earlier checkpoints), as its config.yaml
+    records them, where they answered every problem of this call; the others are named and left out."""
+    recorded = recorded_plan(run)
+    if recorded is None:
+        return []
+    have = {(r["problem_id"], r["arm"], r.get("sample", 0)) for r in done.values()}
+    held, short = [], []
+    for arm in recorded.arms:
+        if arm.name not in names:
+            full = all((pid, arm.name, s) in have for pid in problems for s in range(k))
+            (held if full else short).append(arm)
+    if short:
+        err.print(f"[yellow]{escape(str(run))} also holds {', '.join(escape(a.name) for a in short)}, without "
+                  "an answer to every problem of this run: left out of its comparison[/]", highlight=False)
+    return held
+
+
 def run_id(run: Path) -> str | None:
     """The id of the run a directory holds (its fingerprint's), or None where that is unknown."""
     try:

@@ -17,13 +17,13 @@ import contextlib
 import os
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from rich.markup import escape
 
 from .alarm import trainer_rewards
 from .config import CompareConfig
-from .datasets import load_problems
+from .datasets import checked_problems, load_problems
 from .demo import BUILTIN_DATASET, demo_problems
 from .engines import (
     Engine,
@@ -38,11 +38,11 @@ from .engines import (
     way,
 )
 from .errors import APIError, UserError, expect
-from .files import shorten
+from .files import gib, shorten
 from .plan import Launch, RunPlan, plan
 from .prompts import build_requests, checked_tokenizer, load_tokenizer, render
 from .rundir import RunDir, fingerprint, record_key, result
-from .runs import recorded_plan, write_outputs
+from .runs import held_arms, write_outputs
 from .scoring import score
 from .summary import comparison
 from .types import AdapterCheck, Arm, ArmResult, Comparison, Generation, Problem, Request, Results, Sampling
@@ -277,7 +277,7 @@ class Session:
             if resumed:
                 err.print(f"[bold]Resuming[/] {escape(str(run.path))}: {len(requests) - len(todo)} of {len(requests)} "
                           "generations already done", highlight=False)
-            held = self.held_arms(run, names, [p.id for p in problems if p.id not in skipped], done, k) if resumed else []
+            held = held_arms(run.path, names, [p.id for p in problems if p.id not in skipped], done, k) if resumed else []
             keep = set(names) | {a.name for a in held}
             results: Results = {}
             for rec in done.values():
@@ -295,24 +295,6 @@ class Session:
             if run:
                 write_outputs(run.path, c)
         return c
-
-    def held_arms(self, run: RunDir, names: Sequence[str], problems: Sequence[str], done: dict[Any, dict[str, Any]],
-                  k: int) -> list[Arm]:
-        """The arms a run directory holds beside this call's (earlier checkpoints), as its config.yaml
-        records them, where they answered every problem of this call; the others are named and left out."""
-        recorded = recorded_plan(run.path)
-        if recorded is None:
-            return []
-        have = {(r["problem_id"], r["arm"], r.get("sample", 0)) for r in done.values()}
-        held, short = [], []
-        for arm in recorded.arms:
-            if arm.name not in names:
-                full = all((pid, arm.name, s) in have for pid in problems for s in range(k))
-                (held if full else short).append(arm)
-        if short:
-            err.print(f"[yellow]{escape(str(run.path))} also holds {', '.join(escape(a.name) for a in short)}, without "
-                      "an answer to every problem of this run: left out of its comparison[/]", highlight=False)
-        return held
 
     def generate_run(self, todo: Sequence[Request], requests: Sequence[Request], batch: int, run: RunDir | None,
                      check: AdapterCheck | None) -> tuple[Results, AdapterCheck | None]:
@@ -404,22 +386,3 @@ def compare(config: CompareConfig | None = None, engine: Any = None, output_dir:
         return session.compare(output_dir, problems)
     finally:
         session.close()
-
-
-def checked_problems(problems: Any) -> list[Problem]:
-    """`problems` as a list of Problem, or an APIError naming what it holds instead."""
-    if isinstance(problems, (str, bytes)) or not isinstance(problems, Iterable):
-        raise APIError(f"problems must be a list of Problem, got {type(problems).__name__} {shorten(problems, 40)}")
-    out = list(problems)
-    for i, p in enumerate(out):
-        expect(p, Problem, f"problems[{i}]", "Problem(id, question, gold), e.g. Problem('1', 'What is 7 * 6?', '42')")
-    return out
-
-
-def gib(n: int) -> str:
-    """A size in GiB, for the terminal.
-
-    >>> gib(780 * 2**30)
-    '780.0 GiB'
-    """
-    return f"{n / 2**30:,.1f} GiB"
