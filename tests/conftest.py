@@ -7,6 +7,8 @@ engine; it holds both the fixture LoRA and the shipped demo adapter.
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,20 @@ def math500_run(engine, fixture_lora: Path, tmp_path_factory: pytest.TempPathFac
     compare(CompareConfig(), engine=engine, output_dir=out, adapter=str(fixture_lora),
             dataset=str(shared_file("math500_test.jsonl")), max_samples=4, temperature=0.0, max_tokens=48)
     return out
+
+
+def jsonl_lines(path: Path) -> list[str]:
+    """The lines of a file that may not exist yet (a run's generations.jsonl)."""
+    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+
+
+def start_and_wait(args: list[str], jsonl: Path, at_least: int, timeout: float = 900,
+                   env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a command and return once `jsonl` holds `at_least` finished lines."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + timeout
+    while len(jsonl_lines(jsonl)) < at_least:
+        assert proc.poll() is None, f"run ended early: {proc.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, "run made no progress"
+        time.sleep(0.2)
+    return proc

@@ -22,7 +22,8 @@ import pandas as pd
 import pytest
 from safetensors.torch import load_file, save_file
 
-from conftest import shared_file
+from conftest import jsonl_lines, shared_file
+from conftest import start_and_wait as _start_and_wait
 from grpo_compare import CompareConfig, compare
 from grpo_compare.errors import UserError
 from grpo_compare.plan import plan
@@ -163,19 +164,16 @@ def table(run: Path) -> pd.DataFrame:
     return pd.read_csv(run / "comparison.csv")
 
 
-def lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+def half_run(server, fixture_lora: Path, tmp_path: Path) -> tuple[Path, list[str], subprocess.Popen]:
+    """A run of 8 problems, 4 in flight, through the server, returned once 4 generations are written."""
+    out, args = tmp_path / "run", cli(server.ensure().url, tmp_path / "run", "--adapter", str(fixture_lora),
+                                      "--concurrency", "4", n=8)
+    return out, args, start_and_wait(args, out / "generations.jsonl", at_least=4)
 
 
-def start_and_wait(args: list[str], jsonl: Path, at_least: int, timeout: float = 900) -> subprocess.Popen:
-    """Start the CLI and return once `jsonl` holds `at_least` finished lines."""
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ | {KEY_ENV: KEY})
-    deadline = time.monotonic() + timeout
-    while len(lines(jsonl)) < at_least:
-        assert proc.poll() is None, f"run ended early: {proc.communicate()[1][-2000:]}"
-        assert time.monotonic() < deadline, "run made no progress"
-        time.sleep(0.2)
-    return proc
+def start_and_wait(args: list[str], jsonl: Path, at_least: int) -> subprocess.Popen:
+    """The CLI with the API key in its environment, once `jsonl` holds `at_least` finished lines."""
+    return _start_and_wait(args, jsonl, at_least, env=os.environ | {KEY_ENV: KEY})
 
 
 # --- without a server ------------------------------------------------------------------------------
@@ -264,18 +262,16 @@ def test_two_checkpoints_are_two_arms(path_run, server, adapters, tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_of_the_tool_then_the_same_command_loses_and_repeats_nothing(server, fixture_lora, tmp_path):
-    out, args = tmp_path / "run", cli(server.ensure().url, tmp_path / "run", "--adapter", str(fixture_lora),
-                                      "--concurrency", "4", n=8)
-    proc = start_and_wait(args, out / "generations.jsonl", at_least=4)
+    out, args, proc = half_run(server, fixture_lora, tmp_path)
     proc.kill()
     proc.wait()
-    before = [x for x in lines(out / "generations.jsonl") if x.endswith("}")]
+    before = [x for x in jsonl_lines(out / "generations.jsonl") if x.endswith("}")]
     assert 4 <= len(before) < 16
 
     done = run_cli(args)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Resuming" in done.stderr
-    after = lines(out / "generations.jsonl")
+    after = jsonl_lines(out / "generations.jsonl")
     assert after[:len(before)] == before  # finished work kept as it was
     keys = [(r["problem_id"], r["arm"], r["sample"]) for r in map(json.loads, after)]
     assert len(keys) == 16 and len(set(keys)) == 16  # nothing generated twice
@@ -301,21 +297,19 @@ def test_a_wrong_lora_name_and_a_wrong_key_are_one_line_and_the_key_is_written_n
 
 @pytest.mark.slow
 def test_killing_the_server_mid_run_is_one_line_and_the_same_command_resumes(server, fixture_lora, tmp_path):
-    out, args = tmp_path / "run", cli(server.ensure().url, tmp_path / "run", "--adapter", str(fixture_lora),
-                                      "--concurrency", "4", n=8)
-    proc = start_and_wait(args, out / "generations.jsonl", at_least=4)
+    out, args, proc = half_run(server, fixture_lora, tmp_path)
     server.kill()
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 2
     assert errors(stderr) == [next(x for x in stderr.splitlines() if "stopped answering" in x)]
     assert "run the same command again to resume" in stderr
-    before = [x for x in lines(out / "generations.jsonl") if x.endswith("}")]
+    before = [x for x in jsonl_lines(out / "generations.jsonl") if x.endswith("}")]
     assert 4 <= len(before) < 16
 
     done = run_cli(cli(server.ensure().url, out, "--adapter", str(fixture_lora), "--concurrency", "4", n=8))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Resuming" in done.stderr
-    after = lines(out / "generations.jsonl")
+    after = jsonl_lines(out / "generations.jsonl")
     assert after[:len(before)] == before
     keys = [(r["problem_id"], r["arm"], r["sample"]) for r in map(json.loads, after)]
     assert len(keys) == 16 and len(set(keys)) == 16
@@ -332,7 +326,7 @@ def test_base_rows_that_pick_up_a_lora_are_refused(server, adapters, tmp_path):
     done = run_cli(cli(srv.url, tmp_path / "run", "--adapter", str(adapters["strong"]), n=2))
     assert done.returncode == 2
     assert errors(done.stderr) == [next(x for x in done.stderr.splitlines() if "changes base rows" in x)]
-    assert not lines(tmp_path / "run" / "generations.jsonl")  # refused before any row
+    assert not jsonl_lines(tmp_path / "run" / "generations.jsonl")  # refused before any row
     server.stop()  # its slots stay filled: a fresh server for whatever comes next
 
 

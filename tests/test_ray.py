@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from conftest import shared_file
+from conftest import jsonl_lines, shared_file
 from grpo_compare import CompareConfig, Problem, compare
 from grpo_compare.adapters import AdapterInfo, inspect_adapter
 from grpo_compare.config import ArmSpec, DistributedConfig
@@ -218,10 +218,6 @@ def _none_left(mark: str, timeout: float = 60) -> bool:
     return True
 
 
-def _lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-
-
 @pytest.mark.slow
 def test_sigkilled_ray_run_resumes_to_the_single_engine_result_and_leaves_no_process(engine, fixture_lora, tmp_path):
     data = str(shared_file("gsm8k_test.jsonl"))
@@ -236,13 +232,13 @@ def test_sigkilled_ray_run_resumes_to_the_single_engine_result_and_leaves_no_pro
 
     start = time.monotonic()
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    while len(_lines(jsonl)) < 2:
+    while len(jsonl_lines(jsonl)) < 2:
         assert proc.poll() is None, f"run ended early: {proc.communicate()[1][-2000:]}"
         assert time.monotonic() - start < 600, "no result streamed in"
         time.sleep(0.1)
     proc.kill()
     proc.communicate()
-    before = _lines(jsonl)
+    before = jsonl_lines(jsonl)
     assert 2 <= len(before) < 12, len(before)  # killed mid-run
     assert _none_left(mark), "processes of the killed run's Ray are still running"
 
@@ -250,8 +246,8 @@ def test_sigkilled_ray_run_resumes_to_the_single_engine_result_and_leaves_no_pro
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Resuming" in done.stderr
     assert _none_left(mark, timeout=15), "processes of the finished run's Ray are still running"
-    after = [json.loads(x) for x in _lines(jsonl)]
-    assert _lines(jsonl)[: len(before)] == before  # finished work kept as it was
+    after = [json.loads(x) for x in jsonl_lines(jsonl)]
+    assert jsonl_lines(jsonl)[: len(before)] == before  # finished work kept as it was
     keys = [(r["problem_id"], r["arm"], r["sample"]) for r in after]
     assert len(keys) == 12 and len(set(keys)) == 12  # nothing lost, nothing generated twice
     summary = json.loads((out / "summary.json").read_text())
@@ -261,6 +257,6 @@ def test_sigkilled_ray_run_resumes_to_the_single_engine_result_and_leaves_no_pro
     compare(CompareConfig(), engine=engine, output_dir=reference, adapter=str(fixture_lora), dataset=data,
             max_samples=6, temperature=0.0, max_tokens=24)
     expected = {(r["problem_id"], r["arm"]): (r["completion"], r["finish_reason"], r["completion_tokens"])
-                for r in map(json.loads, _lines(reference / "generations.jsonl"))}
+                for r in map(json.loads, jsonl_lines(reference / "generations.jsonl"))}
     got = {(r["problem_id"], r["arm"]): (r["completion"], r["finish_reason"], r["completion_tokens"]) for r in after}
     assert got == expected

@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import grpo_compare.rundir
-from conftest import shared_file
+from conftest import jsonl_lines, shared_file, start_and_wait
 from grpo_compare import CompareConfig, Problem, compare
 from grpo_compare.errors import UserError
 from grpo_compare.rundir import LOCK_FILE, RunDir, read_records, record_key
@@ -28,19 +27,6 @@ def _cli_args(lora: Path, out: Path, n: int = 6, *extra: str) -> list[str]:
             "--max-model-len", "2048", "--output-dir", str(out), *extra]
 
 
-def _lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-
-
-def _start_and_wait(args: list[str], jsonl: Path, at_least: int, timeout: float = 900) -> subprocess.Popen:
-    """Start the CLI and return once `jsonl` holds `at_least` finished lines."""
-    proc = subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + timeout
-    while len(_lines(jsonl)) < at_least:
-        assert proc.poll() is None, f"run ended early: {proc.communicate()[1][-2000:]}"
-        assert time.monotonic() < deadline, "run made no progress"
-        time.sleep(0.2)
-    return proc
 
 
 @pytest.mark.slow
@@ -49,16 +35,16 @@ def test_sigkill_half_way_then_resume_equals_an_uninterrupted_run(engine, fixtur
     # kill loses only what was in flight
     out = tmp_path / "run"
     jsonl = out / "generations.jsonl"
-    proc = _start_and_wait(_cli_args(fixture_lora, out, 48), jsonl, at_least=8)
+    proc = start_and_wait(CLI + _cli_args(fixture_lora, out, 48), jsonl, at_least=8)
     proc.kill()
     proc.wait()
-    before = _lines(jsonl)
+    before = jsonl_lines(jsonl)
     assert 8 <= len(before) < 96 and (out / LOCK_FILE).exists()  # killed mid-run, lock left behind
 
     done = subprocess.run(CLI + _cli_args(fixture_lora, out, 48), capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Resuming" in done.stderr
-    after = _lines(jsonl)
+    after = jsonl_lines(jsonl)
     complete = [x for x in before if x.endswith("}")]
     assert after[: len(complete)] == complete  # finished work kept as it was
     keys = [(r["problem_id"], r["arm"], r["sample"]) for r in map(json.loads, after)]
@@ -77,13 +63,13 @@ def test_sigkill_half_way_then_resume_equals_an_uninterrupted_run(engine, fixtur
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])  # Ctrl-C; schedulers, `timeout`, container stops; a closed terminal
 def test_interrupt_keeps_work_prints_resume_command_and_exits_128_plus_signal(fixture_lora, tmp_path, sig):
     out = tmp_path / "run"
-    proc = _start_and_wait(_cli_args(fixture_lora, out, 20, "--batch-size", "1"), out / "generations.jsonl", at_least=2)
+    proc = start_and_wait(CLI + _cli_args(fixture_lora, out, 20, "--batch-size", "1"), out / "generations.jsonl", at_least=2)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 128 + sig, stderr[-2000:]
     assert "interrupted" in stderr and f"--output-dir {out}" in " ".join(stderr.split())
     assert "Traceback" not in stderr
-    assert len(_lines(out / "generations.jsonl")) >= 2
+    assert len(jsonl_lines(out / "generations.jsonl")) >= 2
     assert not (out / LOCK_FILE).exists()
     with pytest.raises(ProcessLookupError):  # the engine lived in that process: nothing left running
         os.kill(proc.pid, 0)
@@ -105,7 +91,7 @@ def test_rerunning_a_finished_run_generates_nothing(recorded, fixture_lora, tmp_
     again = compare(CompareConfig(), **kw)
     assert recorded.calls == []
     assert again.summary == first.summary
-    assert len(_lines(tmp_path / "generations.jsonl")) == 4
+    assert len(jsonl_lines(tmp_path / "generations.jsonl")) == 4
 
 
 def test_a_live_run_holds_the_directory(engine, fixture_lora, tmp_path):
@@ -166,5 +152,5 @@ def test_csv_cells_that_look_like_formulas_are_neutralised(engine, fixture_lora,
     table = pd.read_csv(tmp_path / "run" / "comparison.csv", dtype=str)
     assert table.loc[0, "question"] == "'=HYPERLINK(\"http://x\")"
     assert table.loc[0, "gold"] == "-3"  # a plain number stays a number
-    saved = json.loads(_lines(tmp_path / "run" / "generations.jsonl")[0])
+    saved = json.loads(jsonl_lines(tmp_path / "run" / "generations.jsonl")[0])
     assert saved["question"] == "=HYPERLINK(\"http://x\")"  # JSON stays lossless
