@@ -195,7 +195,7 @@ def watch_cmd(
         with engine_output(watcher.run_dir / "engine.log", verbose, "pass a writable --output-dir"):
             watcher.run(until_step, poll, report=lambda m: out.print(escape(line(m)), highlight=False, soft_wrap=True))
     except KeyboardInterrupt as e:
-        say(f"[bold yellow]stopped:[/] {len(watcher.done())} arms in {escape(str(watcher.run_dir))}; resume "
+        say(f"[bold yellow]stopped:[/] {len(watcher.done())} checkpoints evaluated in {escape(str(watcher.run_dir))}; resume "
             f"with: {escape(resume_command(watcher.run_dir))}")
         raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT)) from None
     finally:

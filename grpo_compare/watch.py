@@ -71,14 +71,20 @@ class Watcher:
         self._seen: dict[Path, tuple[Any, float]] = {}  # folder -> (its files' sizes and times, when first seen so)
 
     def done(self) -> set[str]:
-        """The arms the run already holds (a resumed watch skips them)."""
-        path = self.run_dir / "fingerprint.json"
+        """The checkpoints evaluated whole: those with their metrics line, written after the last of
+        their generations. One stopped mid-way is evaluated again, and the run resumes its rows."""
+        path = self.run_dir / METRICS
         try:
-            saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        except (OSError, ValueError):
+            lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+        except (OSError, UnicodeDecodeError):
             return set()
-        arms = saved.get("arms") if isinstance(saved, dict) else None
-        return set(arms) if isinstance(arms, dict) else set()
+        done = set()
+        for x in lines:
+            try:
+                done.add(json.loads(x)["arm"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line torn by a kill
+        return done
 
     def ready(self, path: Path) -> bool:
         """Whether a checkpoint folder is completely written."""

@@ -50,7 +50,7 @@ def test_python_api_and_cli_sample_alike(engine, fixture_lora, demo_model, tmp_p
     assert recorded[0]["sampling"] == recorded[1]["sampling"] and recorded[0]["sampling"]["max_tokens"] == 1024
     assert {k: v for k, v in recorded[0].items() if k not in ("id", "lora_strategy")} == {
         k: v for k, v in recorded[1].items() if k not in ("id", "lora_strategy")}  # an engine passed in is mixed
-    assert recorded[0]["model"] == str(demo_model) and recorded[0]["adapter"] == str(fixture_lora)
+    assert recorded[0]["model"] == str(demo_model) and recorded[0]["arms"]["grpo"]["adapter"] == str(fixture_lora.resolve())
     assert recorded[0]["dataset"] == str(data) and recorded[0]["backend"] == "vllm"
     assert recorded[0]["versions"]["transformers"]
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from grpo_compare.cli import app
 from grpo_compare.demo import demo_adapter_path
 
-pytestmark = pytest.mark.slow  # a training run, and engines of their own
+SLOW = pytest.mark.slow  # a training run, and engines of their own
 CLI = [sys.executable, "-m", "grpo_compare.cli"]
 EVAL = dict(max_samples=6, max_tokens=48, temperature=0.0)
 FLAGS = ["--max-samples", "6", "--max-tokens", "48", "--temperature", "0"]
@@ -64,6 +64,7 @@ def trained(tmp_path_factory):
     return out, history, state, plain
 
 
+@SLOW
 def test_every_checkpoint_is_an_arm_of_one_run_and_its_metrics_reach_the_trainer_log(trained):
     out, history, state, _ = trained
     run = out / "grpo_compare"
@@ -82,12 +83,14 @@ def test_every_checkpoint_is_an_arm_of_one_run_and_its_metrics_reach_the_trainer
     assert state.best_model_checkpoint == str(out / best)
 
 
+@SLOW
 def test_training_is_the_same_with_and_without_the_callback(trained):
     _, history, _, plain = trained
     losses = [(h["step"], h["loss"]) for h in history if "loss" in h]
     assert losses and losses == [(h["step"], h["loss"]) for h in plain if "loss" in h]
 
 
+@SLOW
 def test_after_training_compare_and_report_give_the_same_run_with_nothing_generated_again(trained, monkeypatch):
     out, _, _, _ = trained
     run = out / "grpo_compare"
@@ -132,6 +135,7 @@ def wait_for(predicate, seconds: float = 600) -> None:
         time.sleep(0.5)
 
 
+@SLOW
 def test_watch_evaluates_each_checkpoint_once_never_half_written_and_resumes_after_a_kill(tmp_path):
     folder, run = tmp_path / "out", tmp_path / "out" / "grpo_compare"
     checkpoint(folder, 100, 0.3)
@@ -139,14 +143,17 @@ def test_watch_evaluates_each_checkpoint_once_never_half_written_and_resumes_aft
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: len(lines(run)) == 1)
-        half = checkpoint(folder, 200, 0.6, finished=False)  # the adapter written, trainer_state.json not yet
+        half = checkpoint(folder, 200, 0.6, finished=False)  # the adapter being written, trainer_state.json not yet
+        weights = (half / "adapter_model.safetensors").read_bytes()
+        (half / "adapter_model.safetensors").write_bytes(weights[:len(weights) // 2])
         time.sleep(8)
-        assert len(lines(run)) == 1  # a half-written checkpoint is left alone
+        assert len(lines(run)) == 1  # a half-written checkpoint is left alone, however long it rests
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+    (half / "adapter_model.safetensors").write_bytes(weights)
     (half / "trainer_state.json").write_text("{}")
     checkpoint(folder, 300, 1.0)
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -157,3 +164,20 @@ def test_watch_evaluates_each_checkpoint_once_never_half_written_and_resumes_aft
     assert again.stdout.count("checkpoint-") >= 2 and "best so far" in again.stdout
     summary = json.loads((run / "summary.json").read_text())
     assert list(summary["arms"]) == ["base", "checkpoint-100", "checkpoint-200", "checkpoint-300"]
+
+
+def test_a_checkpoint_stopped_mid_evaluation_is_pending_again(tmp_path):
+    """The run records an arm before its first generation; only its metrics line marks it evaluated."""
+    from grpo_compare.config import CompareConfig
+    from grpo_compare.watch import Watcher
+
+    folder = tmp_path / "out"
+    for step in (100, 200):
+        checkpoint(folder, step, 1.0)
+    watcher = Watcher(CompareConfig(), folder)
+    watcher.run_dir.mkdir()
+    (watcher.run_dir / "fingerprint.json").write_text(json.dumps({"arms": {"base": {}, "checkpoint-100": {},
+                                                                            "checkpoint-200": {}}}))
+    (watcher.run_dir / "checkpoints.jsonl").write_text(json.dumps({"arm": "checkpoint-100", "step": 100}) + "\n{\"arm\": \"che")
+    assert [p.name for _, p in watcher.pending()] == ["checkpoint-200"]
+    assert not watcher.reached(200) and watcher.done() == {"checkpoint-100"}
