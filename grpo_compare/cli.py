@@ -57,8 +57,8 @@ OPTIONS: dict[str, tuple[Any, str]] = {
     "verbose": (bool, "Show the engine's own log on the terminal (otherwise it goes to engine.log)."),
 }
 ENGINE = ("config", "model", "adapter", "temperature", "top_p", "top_k", "max_tokens", "seed", "backend",
-          "lora_strategy", "device", "dtype", "engine_mode", "gpu_memory_utilization", "max_model_len", "allow_pickle",
-          "base_url", "api_key_env", "concurrency", "verbose")
+          "lora_strategy", "keep_merged", "device", "dtype", "engine_mode", "gpu_memory_utilization", "max_model_len",
+          "allow_pickle", "base_url", "api_key_env", "concurrency", "verbose")
 DATA = ("dataset", "split", "max_samples", "question_field", "answer_field", "num_samples", "batch_size")
 DIST = ("replicas", "tensor_parallel_size", "pipeline_parallel_size", "ray_address")  # the rest: YAML `distributed:`
 ARM = typer.Option(None, "--arm", help="Answer with one arm only, e.g. base or grpo (default: every arm, side by side).")

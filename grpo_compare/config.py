@@ -190,6 +190,9 @@ class CompareConfig:
                                          "after the other; auto: merged for vLLM on CPU (runs of >= 64 generations), "
                                          "mixed elsewhere. The choice is printed and recorded in config.yaml.",
                                  choices=STRATEGIES)
+    keep_merged: bool = setting(True, "merged: keep each adapter's merged copy of the weights in the cache for later "
+                                      "runs; false: at most one copy on disk at a time, each built when its arm runs "
+                                      "(many checkpoints on a small disk).")
     device: str = setting("auto", "cpu or cuda; auto: a CUDA GPU where one is visible.", choices=DEVICES,
                           guide="inference.device")
     dtype: str = setting("auto", "auto: the checkpoint's dtype on a GPU, float32 on CPU; half: bf16 where "

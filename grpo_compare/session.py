@@ -111,7 +111,8 @@ class Session:
             p, launch = self.plan, self.decide(rows)
             backend = launch.backend
             others = sorted({a.model for a in p.arms if a.model})
-            self._engine = start_engine(backend, launch.lora_strategy, p.model, p.adapters, others, mode=launch.engine_mode,
+            self._engine = start_engine(backend, launch.lora_strategy, p.model, p.adapters, others, p.config.keep_merged,
+                                        mode=launch.engine_mode,
                                         max_model_len=p.config.max_model_len, seed=p.sampling.seed,
                                         dtype=p.config.dtype, device=p.config.device, progress=False,
                                         gpu_memory_utilization=p.config.gpu_memory_utilization,
@@ -163,7 +164,7 @@ class Session:
         disk; else, for `auto`, LoRA rows (mixed) where they serve the adapters, and a named
         `merged` is refused in one line with the space needed and free."""
         p = self.plan
-        short = space_shortfall(p.model, p.adapters)
+        short = space_shortfall(p.model, p.adapters if p.config.keep_merged else p.adapters[:1])
         if short is None:
             return "merged", why
         copies, need, free, where = short

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +18,7 @@ from typer.testing import CliRunner
 
 from grpo_compare.adapters import expand_adapters
 from grpo_compare.cli import app
-from grpo_compare.demo import demo_adapter_path
+from grpo_compare.demo import demo_adapter_path, demo_model_path
 from grpo_compare.stats import holm_adjust, mcnemar_exact
 
 CLI = [sys.executable, "-m", "grpo_compare.cli"]
@@ -131,3 +133,25 @@ def test_merged_checkpoints_swap_in_place_and_match_the_mixed_batch(run, checkpo
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr.count("Loading") == 1  # the merged checkpoints are swapped into one engine
     assert (merged / "comparison.csv").read_text() == (out / "comparison.csv").read_text()
+
+
+def test_keep_merged_false_holds_at_most_one_merged_copy_and_leaves_none(run, checkpoints, tmp_path):
+    out, _ = run
+    cache = tmp_path / "cache"
+    demo = demo_model_path()
+    shutil.copytree(demo, cache / demo.name)  # the prepared demo model, so only merged copies are built here
+    proc = subprocess.Popen(CLI + ["compare", "--adapter", str(checkpoints), "--max-samples", "8", "--temperature", "0",
+                                   "--max-tokens", "64", "--lora-strategy", "merged", "--keep-merged", "false",
+                                   "--output-dir", str(tmp_path / "one")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, GRPO_COMPARE_CACHE=str(cache)))
+    most = 0
+    while proc.poll() is None:
+        merged = cache / "merged"
+        copies = [p for p in merged.iterdir() if p.is_dir() and (p / "merge.json").is_file()] if merged.is_dir() else []
+        most = max(most, len(copies))
+        time.sleep(0.05)
+    assert proc.returncode == 0, proc.stderr.read()[-3000:]
+    assert most == 1  # each checkpoint's copy built when its arm ran, the one before it removed first
+    assert not [p for p in (cache / "merged").iterdir() if p.is_dir()]  # none left behind
+    assert (tmp_path / "one" / "comparison.csv").read_text() == (out / "comparison.csv").read_text()

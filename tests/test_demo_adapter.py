@@ -65,4 +65,5 @@ def test_short_default_run_with_the_shipped_adapter(tmp_path) -> None:
     assert summary["n"] == 4 and summary["adapter_check"]["identical"] is False
     assert len((out / "generations.jsonl").read_text().splitlines()) == 8  # 4 problems x 2 arms
     assert summary["arms"]["grpo"]["soft_format_rate"] >= 0.75  # the format it was trained on
+    assert summary["alarm"] == []  # format and correctness together, and shorter answers: no reward hacking
     assert "accuracy" in proc.stdout and "McNemar" in proc.stdout

@@ -155,7 +155,7 @@ def test_watch_evaluates_each_checkpoint_once_never_half_written_and_resumes_aft
             proc.kill()
     (half / "adapter_model.safetensors").write_bytes(weights)
     (half / "trainer_state.json").write_text("{}")
-    checkpoint(folder, 300, 1.0)
+    checkpoint(folder, 300, 4.0)  # LoRA B four times the trained one: the answers degenerate, the logged reward rose
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert [m["arm"] for m in lines(run)] == ["checkpoint-100", "checkpoint-200", "checkpoint-300"]
@@ -164,6 +164,9 @@ def test_watch_evaluates_each_checkpoint_once_never_half_written_and_resumes_aft
     assert again.stdout.count("checkpoint-") >= 2 and "best so far" in again.stdout
     summary = json.loads((run / "summary.json").read_text())
     assert list(summary["arms"]) == ["base", "checkpoint-100", "checkpoint-200", "checkpoint-300"]
+    fired = {(s["signal"], s["arm"]) for s in summary["alarm"]}
+    assert any(arm == "checkpoint-300" for _, arm in fired), summary["alarm"]  # the diverging checkpoint is named
+    assert lines(run)[-1]["metrics"]["grpo_compare/alarm"] >= 1
 
 
 def test_a_checkpoint_stopped_mid_evaluation_is_pending_again(tmp_path):

@@ -11,6 +11,7 @@ command only when that engine is chosen. `auto` is vLLM where it can run, else t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 from ..adapters import AdapterInfo
@@ -100,18 +101,19 @@ def make_engine(name: str, model: str, adapters: Sequence[AdapterInfo] = (), **k
 
 
 def start_engine(name: str, strategy: str, model: str, adapters: Sequence[AdapterInfo] = (),
-                 other_models: Sequence[str] = (), **kw: Any) -> Engine:
+                 other_models: Sequence[str] = (), keep_merged: bool = True, **kw: Any) -> Engine:
     """The engine of a run: one engine serving the adapter; or, when other full weights serve some
     arms (the merged strategy, an arm served by another model), one engine swapping them in place."""
     if other_models and name in ("unsloth", "ray"):  # neither swaps weights in place
         raise UserError(f"the {name} backend serves one model with its adapters; an arm served by another full "
                         "model (use_lora: false) needs --backend vllm or hf")
-    merged = {a: merged_model(model, a) for a in adapters} if strategy == "merged" else {}
+    merged: dict[AdapterInfo, Path | None] = {a: None for a in adapters} if strategy == "merged" else {}
     if not merged and not other_models:
         return make_engine(name, model, adapters, **kw)
-    models = [model, *other_models, *map(str, merged.values())]
     loras = [] if merged else list(adapters)
-    return SwitchingEngine(model, models, lambda m: make_engine(name, m, loras if m == model else [], **kw), merged)
+    # each merged copy is built when its arm's rows first run; without keep_merged, one at a time
+    return SwitchingEngine(model, [model, *other_models], lambda m: make_engine(name, m, loras if m == model else [], **kw),
+                           merged, lambda a: merged_model(model, a), keep_merged)
 
 
 def live_vllm(engine: Any) -> Any:

@@ -40,15 +40,17 @@ def merged_key(model: str, adapter: AdapterInfo) -> str:
 
 def merged_model(model: str, adapter: AdapterInfo) -> Path:
     """The folder of `model` with `adapter` merged in (safetensors + tokenizer), made on first use."""
-    return build_folder(_target(model, adapter), lambda tmp: _merge(model, adapter.path, tmp), _ready)
+    return build_folder(target(model, adapter), lambda tmp: _merge(model, adapter.path, tmp), ready)
 
 
-def _target(model: str, adapter: AdapterInfo) -> Path:
+def target(model: str, adapter: AdapterInfo) -> Path:
+    """Where the merged copy of `adapter` into `model` is cached."""
     return cache_dir() / "merged" / f"{Path(model).name}-{merged_key(model, adapter)}"
 
 
-def _ready(target: Path) -> bool:
-    return (target / "merge.json").is_file()
+def ready(folder: Path) -> bool:
+    """Whether a merged copy's folder is complete (merge.json is written last)."""
+    return (folder / "merge.json").is_file()
 
 
 DTYPE_BYTES = {"float32": 4, "float": 4, "bfloat16": 2, "float16": 2, "half": 2}
@@ -59,7 +61,7 @@ def space_shortfall(model: str, adapters: Sequence[AdapterInfo]) -> tuple[int, i
     bytes they need, bytes free, the folder they go to); None where they fit, or where the model's
     size is unknown (a hub id). A copy is the model's files with its weights in float32."""
     folder = Path(model)
-    todo = [a for a in adapters if not _ready(_target(model, a))]
+    todo = [a for a in adapters if not ready(target(model, a))]
     if not folder.is_dir() or not todo:
         return None
     files = [f for f in folder.iterdir() if f.is_file()]

@@ -21,6 +21,7 @@ import functools
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -28,16 +29,23 @@ from ..adapters import AdapterInfo
 from ..errors import UserError
 from ..types import AdapterCheck, Generation, Request, Sampling
 from .base import Engine
-from .merge import merged_model, space_shortfall
+from .merge import merged_model, ready, space_shortfall, target
 
 
 class SwitchingEngine(Engine):
     """`factory(model)` starts an engine on one of `models`. A request goes to its arm's own
-    model, to the merged copy when its adapter is the merged one, else to the base model."""
+    model, to the merged copy when its adapter is a merged one, else to the base model.
+
+    `merged`: the adapters served merged, with their copy's folder, or None until `merge(adapter)`
+    builds it on first need. With `keep` False at most one merged copy this engine built is on disk
+    at a time: the engine goes back to the base weights, the copy is removed, the next is built."""
 
     def __init__(self, base: str, models: Sequence[str], factory: Callable[[str], Any],
-                 merged: dict[AdapterInfo, Path] | None = None) -> None:
-        self.base, self.models, self.factory, self.merged = base, list(models), factory, merged or {}
+                 merged: dict[AdapterInfo, Path | None] | None = None,
+                 merge: Callable[[AdapterInfo], Path] | None = None, keep: bool = True) -> None:
+        self.base, self.models, self.factory, self.merged = base, list(models), factory, dict(merged or {})
+        self.merge, self.keep = merge or (lambda a: merged_model(base, a)), keep
+        self.built: set[Path] = set()  # copies this engine built (the only ones it may remove)
         self.engine: Any = None
         self.swaps = 0
 
@@ -49,12 +57,43 @@ class SwitchingEngine(Engine):
     def max_model_len(self) -> int:
         return self._engine(self.base).max_model_len if self.engine is None else self.engine.max_model_len
 
-    def route(self, r: Request) -> str:
+    def route(self, r: Request) -> str | AdapterInfo:
+        """The weights a request's rows run on: a model folder, or the adapter whose merged copy."""
         if r.arm.model:
             return r.arm.model
         if r.arm.adapter in self.merged:
-            return str(self.merged[r.arm.adapter])
+            return r.arm.adapter  # type: ignore[return-value]
         return self.base
+
+    def folder(self, adapter: AdapterInfo) -> Path:
+        """The adapter's merged copy, built on first need (and, without `keep`, once the last copy
+        this engine built is gone: the engine is moved to the base weights first)."""
+        path = self.merged[adapter]
+        if path is not None and path.is_dir():
+            return path
+        if not self.keep:
+            self.drop_copies()
+        short = space_shortfall(self.base, [adapter])
+        if short is not None:
+            raise UserError(f"a merged copy of {adapter.path} needs about {short[1] / 2**30:.1f} GiB in {short[3]}, "
+                            f"{short[2] / 2**30:.1f} GiB free there: free space, pass --lora-strategy mixed, or set "
+                            "GRPO_COMPARE_CACHE to a larger disk")
+        fresh = not ready(target(self.base, adapter))
+        path = self.merged[adapter] = self.merge(adapter)
+        if fresh:
+            self.built.add(path)
+        return path
+
+    def drop_copies(self) -> None:
+        """Remove the merged copies this engine built, the engine moved to the base weights first."""
+        if not self.built:
+            return
+        if self.engine is not None and Path(self.engine.weights) in self.built:
+            self._engine(self.base)
+        for path in self.built:
+            shutil.rmtree(path, ignore_errors=True)
+        self.merged = {a: None if p in self.built else p for a, p in self.merged.items()}
+        self.built.clear()
 
     @property
     def lora_strategy(self) -> str:  # type: ignore[override]
@@ -68,32 +107,30 @@ class SwitchingEngine(Engine):
         new = [a for a in adapters if a not in self.served()]
         if new and not self.merged:
             self._engine(self.base).serve(new)
-        short = space_shortfall(self.base, new) if self.merged else None
-        if short is not None:
-            raise UserError(f"a merged copy of {new[0].path} needs about {short[1] / 2**30:.1f} GiB in {short[3]}, "
-                            f"{short[2] / 2**30:.1f} GiB free there: free space, or set GRPO_COMPARE_CACHE to a larger disk")
-        for a in new if self.merged else ():
-            self.merged[a] = merged_model(self.base, a)
+        for a in new if self.merged else ():  # built when its rows run
+            self.merged[a] = None
 
     def weights_check(self, adapter: AdapterInfo) -> AdapterCheck | None:
         """Did merging the adapter change any weight? (recorded by the merge, no generation needed)"""
         if adapter not in self.merged:
             return None
-        record = json.loads((self.merged[adapter] / "merge.json").read_text())
+        record = json.loads((self.folder(adapter) / "merge.json").read_text())
         delta = record["max_abs_delta"]
         return AdapterCheck(method="merged weights", identical=delta == 0.0, max_abs_delta=delta,
                             unchanged=record.get("unchanged", []))
 
     def stream(self, requests: Sequence[Request], sampling: Sampling) -> Iterator[Generation]:
         """Each model's rows in one stream of the engine, the loaded weights first."""
-        groups: dict[str, list[Request]] = {}
+        groups: dict[str | AdapterInfo, list[Request]] = {}
         for r in requests:
             groups.setdefault(self.route(r), []).append(r)
         current = self.engine.weights if self.engine is not None else None
-        for model in sorted(groups, key=lambda m: m != current):
+        loaded = {a: str(p) for a, p in self.merged.items() if p is not None}
+        for key in sorted(groups, key=lambda k: loaded.get(k, k) != current):  # type: ignore[call-overload]
+            model = str(self.folder(key)) if isinstance(key, AdapterInfo) else key
             # merged weights are complete: their rows go without an adapter
-            rows = groups[model] if model == self.base else [
-                dataclasses.replace(r, arm=dataclasses.replace(r.arm, adapter=None)) for r in groups[model]]
+            rows = groups[key] if model == self.base else [
+                dataclasses.replace(r, arm=dataclasses.replace(r.arm, adapter=None)) for r in groups[key]]
             yield from self._engine(model).stream(rows, sampling)
 
     def _engine(self, model: str) -> Any:
@@ -111,6 +148,10 @@ class SwitchingEngine(Engine):
         if self.engine is not None:
             engine, self.engine = self.engine, None
             engine.close()
+        if not self.keep:
+            for path in self.built:
+                shutil.rmtree(path, ignore_errors=True)
+            self.built.clear()
 
 
 
