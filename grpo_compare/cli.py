@@ -64,6 +64,15 @@ DIST = ("replicas", "tensor_parallel_size", "pipeline_parallel_size", "ray_addre
 ARM = typer.Option(None, "--arm", help="Answer with one arm only, e.g. base or grpo (default: every arm, side by side).")
 
 
+def option_names(o: str) -> tuple[str, ...]:
+    """A shared option's names: a setting that is a switch is turned on and off (`--x/--no-x`), so
+    a flag overrides the YAML either way."""
+    if o == "verbose":
+        return ("--verbose", "-v")
+    flag = "--" + o.replace("_", "-")
+    return (f"{flag}/--no-{flag[2:]}",) if OPTIONS[o][0] == Optional[bool] else (flag,)
+
+
 def command(name: str, *options: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `fn` as command `name` with the shared `options`; they reach it as `flags`, and a
     user mistake becomes one red line and its exit code, never a traceback."""
@@ -71,8 +80,7 @@ def command(name: str, *options: str) -> Callable[[Callable[..., Any]], Callable
         own = [p for p in inspect.signature(fn).parameters.values() if p.name != "flags"]
         shared = [inspect.Parameter(o, inspect.Parameter.KEYWORD_ONLY, annotation=OPTIONS[o][0],
                                     default=typer.Option(False if OPTIONS[o][0] is bool else None,
-                                                         *(("--verbose", "-v") if o == "verbose" else ("--" + o.replace("_", "-"),)),
-                                                         help=OPTIONS[o][1]))
+                                                         *option_names(o), help=OPTIONS[o][1]))
                   for o in options]
 
         def run(**kw: Any) -> Any:

@@ -354,7 +354,10 @@ def flag_table() -> str:
     for name, f in declared():
         if f.metadata.get("flag"):
             shown = shown_default(f) if f.metadata.get("shown") else f"`{shown_default(f)}`"
-            rows.append(f"| `--{name.replace('_', '-')}` | {shown} | {f.metadata['help']} |")
+            flag = f"`--{name.replace('_', '-')}`"
+            if isinstance(f.default, bool):  # a switch: on and off
+                flag += f" / `--no-{name.replace('_', '-')}`"
+            rows.append(f"| {flag} | {shown} | {f.metadata['help']} |")
     return "\n".join(rows)
 
 

@@ -141,7 +141,7 @@ def test_keep_merged_false_holds_at_most_one_merged_copy_and_leaves_none(run, ch
     demo = demo_model_path()
     shutil.copytree(demo, cache / demo.name)  # the prepared demo model, so only merged copies are built here
     proc = subprocess.Popen(CLI + ["compare", "--adapter", str(checkpoints), "--max-samples", "8", "--temperature", "0",
-                                   "--max-tokens", "64", "--lora-strategy", "merged", "--keep-merged", "false",
+                                   "--max-tokens", "64", "--lora-strategy", "merged", "--no-keep-merged",
                                    "--output-dir", str(tmp_path / "one")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, GRPO_COMPARE_CACHE=str(cache)))

@@ -59,11 +59,11 @@ def test_short_default_run_with_the_shipped_adapter(tmp_path) -> None:
     from test_cli import run_cli
 
     out = tmp_path / "demo"
-    proc = run_cli("compare", "--max-samples", "4", "--max-tokens", "64", "--output-dir", str(out))
+    proc = run_cli("compare", "--max-samples", "16", "--output-dir", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["n"] == 4 and summary["adapter_check"]["identical"] is False
-    assert len((out / "generations.jsonl").read_text().splitlines()) == 8  # 4 problems x 2 arms
+    assert summary["n"] == 16 and summary["adapter_check"]["identical"] is False
+    assert len((out / "generations.jsonl").read_text().splitlines()) == 32  # 16 problems x 2 arms
     assert summary["arms"]["grpo"]["soft_format_rate"] >= 0.75  # the format it was trained on
     assert summary["alarm"] == []  # format and correctness together, and shorter answers: no reward hacking
     assert "accuracy" in proc.stdout and "McNemar" in proc.stdout
