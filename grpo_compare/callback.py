@@ -39,7 +39,7 @@ from .config import CompareConfig
 from .engines import has_cuda
 from .errors import UserError
 from .files import open_output
-from .watch import METRICS, PREFIX, run_dir_of
+from .watch import PREFIX, metrics_lines, run_dir_of
 
 ACCURACY = PREFIX + "accuracy"
 
@@ -146,11 +146,7 @@ class CompareCallback(TrainerCallback):
 
     def _results(self) -> list[dict[str, Any]]:
         assert self.run_dir is not None
-        path = self.run_dir / METRICS
-        if not path.is_file():
-            return []
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(x) for x in lines if x.strip().endswith("}")]
+        return metrics_lines(self.run_dir)
 
     def _log(self, control: Any) -> None:
         """Log each newly evaluated checkpoint through the trainer; act on stop_on."""

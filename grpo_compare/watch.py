@@ -54,6 +54,24 @@ def checkpoint_folders(folder: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def metrics_lines(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's checkpoint metrics, one per evaluated checkpoint; a line torn by a kill is left out."""
+    path = run_dir / METRICS
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    except (OSError, UnicodeDecodeError):
+        return []
+    out = []
+    for x in lines:
+        try:
+            m = json.loads(x)
+        except ValueError:
+            continue
+        if isinstance(m, dict):
+            out.append(m)
+    return out
+
+
 class Watcher:
     """Checkpoints of `folder` as arms of one run, one engine for all of them. `on_result` gets
     each checkpoint's metrics as it is evaluated."""
@@ -73,18 +91,7 @@ class Watcher:
     def done(self) -> set[str]:
         """The checkpoints evaluated whole: those with their metrics line, written after the last of
         their generations. One stopped mid-way is evaluated again, and the run resumes its rows."""
-        path = self.run_dir / METRICS
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-        except (OSError, UnicodeDecodeError):
-            return set()
-        done = set()
-        for x in lines:
-            try:
-                done.add(json.loads(x)["arm"])
-            except (ValueError, KeyError, TypeError):
-                continue  # a line torn by a kill
-        return done
+        return {m["arm"] for m in metrics_lines(self.run_dir) if "arm" in m}
 
     def ready(self, path: Path) -> bool:
         """Whether a checkpoint folder is completely written."""

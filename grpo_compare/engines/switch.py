@@ -149,10 +149,7 @@ class SwitchingEngine(Engine):
             engine, self.engine = self.engine, None
             engine.close()
         if not self.keep:
-            for path in self.built:
-                shutil.rmtree(path, ignore_errors=True)
-            self.built.clear()
-
+            self.drop_copies()
 
 
 # config.json keys that say nothing about the computation (names, the saved dtype, versions)
