@@ -28,6 +28,28 @@ def shared_file(name: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def disk_left_as_found(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """After each module, remove the merged copies of the weights it built in the cache and the
+    folders it made under the session's temporary root (kept where one of its tests failed; the
+    session's own fixtures name theirs "session-"). A merged copy of the demo model is half a GiB,
+    and the suite runs on machines with a few GiB free."""
+    import shutil
+
+    from grpo_compare.files import cache_dir
+
+    merged, root = cache_dir() / "merged", tmp_path_factory.getbasetemp()
+    listed = lambda folder: set(folder.iterdir()) if folder.is_dir() else set()  # noqa: E731
+    before, failed = listed(merged) | listed(root), request.session.testsfailed
+    yield
+    for path in listed(merged) - before:
+        shutil.rmtree(path, ignore_errors=True)
+    if request.session.testsfailed == failed:
+        for path in listed(root) - before:
+            if not path.name.startswith("session-"):
+                shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def demo_model() -> Path:
     from grpo_compare.demo import demo_model_path
@@ -51,7 +73,7 @@ def fixture_lora(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         for name, p in peft_model.named_parameters():
             if "lora_B" in name:
                 p.normal_(0, 0.02)
-    out = tmp_path_factory.mktemp("lora") / "fixture_lora"
+    out = tmp_path_factory.mktemp("session-lora") / "fixture_lora"
     peft_model.save_pretrained(out)
     return out
 
@@ -138,7 +160,7 @@ def math500_run(engine, fixture_lora: Path, tmp_path_factory: pytest.TempPathFac
     """A finished run directory: four MATH-500 problems, both arms, greedy. Copy it before changing it."""
     from grpo_compare import CompareConfig, compare
 
-    out = tmp_path_factory.mktemp("runs") / "math500"
+    out = tmp_path_factory.mktemp("session-runs") / "math500"
     compare(CompareConfig(), engine=engine, output_dir=out, adapter=str(fixture_lora),
             dataset=str(shared_file("math500_test.jsonl")), max_samples=4, temperature=0.0, max_tokens=48)
     return out

@@ -221,6 +221,35 @@ def test_switching_engine_runs_loaded_model_first_and_keeps_order(engine, inf):
     assert starts[1].calls == [["grpo", "grpo"], ["grpo", "grpo"]] and starts[2].calls == [["base", "base"]]
 
 
+def test_one_copy_at_a_time_survives_until_the_engine_that_needs_it_starts(engine, inf, fixture_lora, tmp_path):
+    # merged copies that cannot be swapped in place (each needs an engine of its own), one kept at a
+    # time: the copy just built is the one the next engine starts on, and only the one before is removed
+    from grpo_compare.adapters import inspect_adapter
+    from grpo_compare.demo import demo_adapter_path
+
+    first, second = (inspect_adapter(p) for p in (fixture_lora, demo_adapter_path()))
+    starts: list[Restarting] = []
+
+    def start(model: str) -> Restarting:
+        assert model == "A" or Path(model).is_dir(), f"an engine started on {model}, which is gone"
+        starts.append(Restarting(engine, model))
+        return starts[-1]
+
+    def merge(adapter) -> Path:
+        (folder := tmp_path / adapter.path.name).mkdir()
+        return folder
+
+    switch = SwitchingEngine("A", ["A"], start, merged={first: None, second: None}, merge=merge, keep=False)
+    arms = [inf.session.arms["base"], Arm("one", first, XML_COT), Arm("two", second, XML_COT)]
+    reqs, _ = build_requests([Problem("0", "1+1?", None)], arms, inf.session.tokenizer, 0, 2048)
+    gens = switch.generate(reqs, inf.session.plan.sampling)
+    assert [g.arm for g in gens] == ["base", "one", "two"]
+    assert [e.weights for e in starts] == ["A", str(tmp_path / fixture_lora.name), str(tmp_path / "adapter")]
+    assert [p.name for p in tmp_path.iterdir()] == ["adapter"]  # the first copy removed before the second was built
+    switch.close()
+    assert not list(tmp_path.iterdir())
+
+
 # --- the commands, in process, on the session engine -----------------------------------------
 
 def test_ask_json_field_by_field(cli, fixture_lora, inf):

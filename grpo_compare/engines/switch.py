@@ -89,7 +89,10 @@ class SwitchingEngine(Engine):
         if not self.built:
             return
         if self.engine is not None and Path(self.engine.weights) in self.built:
-            self._engine(self.base)
+            if hasattr(self.engine, "load_weights") and swappable(self.engine.weights, self.base):
+                self._engine(self.base)
+            else:  # the next weights start an engine of their own anyway
+                self._shut()
         for path in self.built:
             shutil.rmtree(path, ignore_errors=True)
         self.merged = {a: None if p in self.built else p for a, p in self.merged.items()}
@@ -139,15 +142,18 @@ class SwitchingEngine(Engine):
                 self.engine.load_weights(model)
                 self.swaps += 1
             else:
-                self.close()
+                self._shut()
         if self.engine is None:
             self.engine = self.factory(model)
         return self.engine
 
-    def close(self) -> None:
+    def _shut(self) -> None:
         if self.engine is not None:
             engine, self.engine = self.engine, None
             engine.close()
+
+    def close(self) -> None:
+        self._shut()
         if not self.keep:
             self.drop_copies()
 
