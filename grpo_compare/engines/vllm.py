@@ -30,6 +30,11 @@ CPU_ENV_DEFAULTS = {
     "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
     "VLLM_LOGGING_LEVEL": "WARNING",
 }
+# On CPU vLLM caches prefixes in blocks of 128 tokens, longer than a system prompt and its chat
+# template (39 tokens for the XML-CoT arm's shared prefix on the demo model), so no prompt reuses
+# another's. 32 is the smallest block the CPU attention kernels take: the arm's shared prefix is
+# computed once, and the default run takes 0.91x the time with the same completions.
+CPU_BLOCK_SIZE = 32
 NO_VLLM = ("the vllm backend needs vLLM: `pip install 'grpo-compare[cpu]'` (CPU) or "
            "`pip install 'grpo-compare[gpu]'` (CUDA)")
 
@@ -55,6 +60,8 @@ class VLLMEngine(Engine):
                            max_lora_rank=max(a.vllm_max_lora_rank for a in adapters))
         if gpu_memory_utilization is not None:
             engine_kw["gpu_memory_utilization"] = gpu_memory_utilization
+        if not has_cuda():
+            engine_kw.setdefault("block_size", CPU_BLOCK_SIZE)
         self._adopt(LLM(model=str(model), max_model_len=max_model_len, seed=seed, dtype=engine_dtype(dtype),
                         enforce_eager=mode == "eager", **lora_kw, **engine_kw), adapters)
         self.weights = str(model)
