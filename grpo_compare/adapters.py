@@ -126,10 +126,13 @@ EMBEDDINGS = re.compile(r"(^|\.)(embed_tokens|wte|word_embeddings|tok_embeddings
 
 
 def adapter_features(cfg: dict[str, Any], shapes: dict[str, list[int]]) -> tuple[str, ...]:
-    """The keys of FEATURES (and any other non-default config key) an adapter really uses."""
-    defaults = _peft_defaults()
+    """The keys of FEATURES (and any other non-default config key) an adapter really uses. peft's
+    defaults are read (importing peft, seconds) only for a set key that is not a known one."""
     off = lambda v: v is None or v is False or v == [] or v == {} or v == "none"  # noqa: E731 (layer 0 is on)
-    used = [k for k, v in cfg.items() if k not in NEUTRAL_KEYS and not off(v) and (k not in defaults or v != defaults[k])]
+    used = [k for k, v in cfg.items() if k not in NEUTRAL_KEYS and not off(v)]
+    if any(k not in FEATURES for k in used):
+        defaults = _peft_defaults()
+        used = [k for k in used if k in FEATURES or k not in defaults or cfg[k] != defaults[k]]
     if any(EMBEDDINGS.search(m) for m in _targets(cfg)) or any("lora_embedding_" in n for n in shapes):
         used.append("embedding_lora")
     return tuple(dict.fromkeys(used))

@@ -316,3 +316,20 @@ def test_auto_moves_to_peft_for_an_adapter_only_peft_serves(adapters, demo_model
             assert agrees(tok, results[(p.id, "grpo", 0)].generation.completion, t) is None
     finally:
         session.close()
+
+
+def test_features_are_read_without_peft_unless_a_key_is_unknown(tmp_path):
+    # peft's LoraConfig defaults are the truth for a key the tool does not know; a config made of
+    # known keys is read without importing peft (seconds at every start)
+    from peft import LoraConfig
+
+    from grpo_compare.adapters import adapter_features
+
+    assert adapter_features({"r": 8, "use_dora": True, "bias": "none", "use_rslora": False}, {}) == ("use_dora",)
+    assert adapter_features({"r": 8, "lora_dropout": 0.1, "fan_in_fan_out": False}, {}) == ()
+    assert LoraConfig().target_parameters is None  # peft's default: off, so a value is a feature
+    assert adapter_features({"target_parameters": ["mlp.experts.down_proj"], "some_later_key": 1}, {}) == (
+        "target_parameters", "some_later_key")
+    code = ("import sys; from grpo_compare.adapters import inspect_adapter; from grpo_compare.demo import "
+            "demo_adapter_path; inspect_adapter(demo_adapter_path()); print('peft' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
