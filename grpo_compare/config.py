@@ -198,8 +198,8 @@ class CompareConfig:
     dtype: str = setting("auto", "auto: the checkpoint's dtype on a GPU, float32 on CPU; half: bf16 where "
                                  "supported, else fp16 (the guide's fp16: true); or float32, bfloat16, float16.",
                          choices=DTYPES, guide="optimization.fp16")
-    engine_mode: str = setting("auto", "eager starts in seconds; compiled decodes ~15% faster and takes ~40 s to "
-                                       "start on CPU; auto: by the work's size.", choices=ENGINE_MODES)
+    engine_mode: str = setting("auto", "eager starts in seconds; compiled decodes 15-30% faster and takes 40-90 s "
+                                       "to start on CPU; auto: by the work's size.", choices=ENGINE_MODES)
     gpu_memory_utilization: Optional[float] = setting(
         None, "Share of GPU memory vLLM / unsloth may take (lower it beside a model already on the GPU).",
         rule=lambda v: 0 < v <= 1, allowed="in (0, 1]", guide="inference.gpu_memory_utilization", shown="theirs")

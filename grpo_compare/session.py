@@ -149,7 +149,7 @@ class Session:
             err.print(f"[bold]Serving[/] {p.model} through the server at {p.config.base_url}"
                       + (f" + {', '.join(names)} as LoRAs" if p.adapters else ""), highlight=False)
             return Launch(backend, strategy, mode)
-        if mode == "auto":  # compiling costs ~40 s at every start on CPU (its cache never loads)
+        if mode == "auto":  # compiling costs 40-90 s at every start on CPU (its cache never loads)
             mode = "compiled" if has_cuda() or rows * p.sampling.max_tokens >= COMPILE_MIN_TOKENS else "eager"
         others = sorted({a.model for a in p.arms if a.model})
         names = [str(a.path) for a in p.adapters] if len(p.adapters) < 3 else [f"{len(p.adapters)} adapters"]
