@@ -7,14 +7,21 @@ run here: transformers + peft (`hf`) always; vLLM and unsloth where they are ins
 is a process of its own, so one engine's GPU memory never meets another's. Then the training-loop
 paths a GPU takes: `grpo-compare watch` adding a LoRA slot per checkpoint to one running vLLM
 engine (`VLLMEngine.serve`), and `CompareCallback(wait=False)` evaluating beside a short TRL
-GRPOTrainer run on the same GPU. Run it on any CUDA machine and copy the tables into
-benchmarks/RESULTS.md.
+GRPOTrainer run on the same GPU. Last, the choice `--lora-strategy auto` makes on CUDA: one
+mixed batch (base and LoRA rows together, every row through the LoRA kernels) against a base-only
+call then a LoRA-only call in the same engine (vLLM captures separate graphs for batches without
+LoRA rows); it prints which one `auto` should choose on this GPU. Run it on any CUDA machine and
+copy the tables into benchmarks/RESULTS.md.
+
+    python benchmarks/gpu_smoke.py --lora-batches-only --device cpu   # that last part, on a CPU
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -97,13 +104,88 @@ print(sum("grpo_compare/accuracy" in h for h in trainer.state.log_history))
     return f"ok: {proc.stdout.strip().splitlines()[-1]} checkpoints logged to the trainer"
 
 
+def lora_batches(problems: int, max_tokens: int, device: str, repeats: int = 2) -> str:
+    """One vLLM engine with the demo adapter, the built-in problems as both arms' rendered prompts,
+    greedy: one mixed `generate` against a base call then a LoRA call, alternated `repeats` times
+    after a warm-up; the fastest of each way, and which one `auto` should choose here."""
+    from vllm import LLM, SamplingParams
+    from vllm.lora.request import LoRARequest
+
+    from grpo_compare.config import CompareConfig
+    from grpo_compare.demo import demo_adapter_path, demo_model_path, demo_problems
+    from grpo_compare.engines.vllm import CPU_BLOCK_SIZE, CPU_ENV_DEFAULTS
+    from grpo_compare.plan import plan
+    from grpo_compare.prompts import render
+    from grpo_compare.session import load_tokenizer
+
+    model, adapter = str(demo_model_path()), str(demo_adapter_path())
+    tok = load_tokenizer(model)
+    arms = plan(CompareConfig(adapter=adapter)).arms
+    rows = [(render(tok, arm, p.question), arm.adapter is not None)
+            for p in demo_problems("eval", n=problems) for arm in arms]
+    # max_loras above the adapter count: base rows beside LoRA rows stay base rows
+    kw: dict = dict(gpu_memory_utilization=0.4)
+    if device == "cpu":  # as the product's engine on CPU
+        kw = dict(dtype="float32", enforce_eager=True, block_size=CPU_BLOCK_SIZE)
+        for key, value in CPU_ENV_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+    llm = LLM(model=model, enable_lora=True, max_loras=2, max_lora_rank=16, max_model_len=4096, **kw)
+    lora = LoRARequest("grpo", 1, adapter)
+    params = SamplingParams(temperature=0.0, max_tokens=max_tokens)
+    prompts = [text for text, _ in rows]
+
+    def mixed() -> list[str]:
+        outs = llm.generate(prompts, params, lora_request=[lora if a else None for _, a in rows], use_tqdm=False)
+        return [o.outputs[0].text for o in outs]
+
+    def separate() -> list[str]:
+        texts = [""] * len(rows)
+        for want in (False, True):
+            idx = [i for i, (_, a) in enumerate(rows) if a == want]
+            outs = llm.generate([prompts[i] for i in idx], params, lora_request=lora if want else None, use_tqdm=False)
+            for i, o in zip(idx, outs):
+                texts[i] = o.outputs[0].text
+        return texts
+
+    llm.generate(prompts[:4], params, lora_request=[lora if a else None for _, a in rows[:4]], use_tqdm=False)
+    best: dict[str, float] = {}
+    texts: dict[str, list[str]] = {}
+    for _ in range(repeats):
+        for name, way in (("mixed", mixed), ("separate", separate)):
+            start = time.perf_counter()
+            texts[name] = way()
+            best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
+    same = sum(a == b for a, b in zip(texts["mixed"], texts["separate"]))
+    choice = "mixed" if best["mixed"] <= best["separate"] else "separate"
+    return (f"| way | wall s (best of {repeats}) |\n|---|---:|\n"
+            f"| one mixed batch | {best['mixed']:.2f} |\n| base call, then LoRA call | {best['separate']:.2f} |\n"
+            f"{len(rows)} rows ({problems} problems x {len(arms)} arms), {max_tokens} tokens, greedy; "
+            f"{same} of {len(rows)} completions the same both ways.\n"
+            f"of the two, auto on this {device.upper()} should choose: {choice} "
+            f"(separate / mixed = {best['separate'] / best['mixed']:.2f})")
+
+
 def main() -> int:
     import torch
 
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lora-batches-only", action="store_true", help="only the mixed-or-separate measurement")
+    ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: that measurement on the CPU")
+    ap.add_argument("--problems", type=int, default=128, help="built-in problems for the mixed-or-separate measurement")
+    ap.add_argument("--max-tokens", type=int, default=256)
+    args = ap.parse_args()
+    if args.device == "cpu":
+        if not args.lora_batches_only:
+            ap.error("--device cpu measures only the LoRA batches: add --lora-batches-only")
+        print(f"CPU, torch {torch.__version__}\n{lora_batches(args.problems, args.max_tokens, 'cpu')}")
+        return 0
     if not torch.cuda.is_available():
         print("no CUDA GPU visible: this check is for GPU machines")
         return 1
     print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
+    if args.lora_batches_only:
+        print(lora_batches(args.problems, args.max_tokens, "cuda"))
+        return 0
     engines = ["hf"] + [b for b, pkg in (("vllm", "vllm"), ("unsloth", "unsloth")) if importlib.util.find_spec(pkg)]
     print("| engine | status | wall s | accuracy |\n|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,6 +195,7 @@ def main() -> int:
         if importlib.util.find_spec("vllm"):
             print(f"\nwatch, one vLLM engine, a LoRA slot per checkpoint: {watch_check(Path(tmp))}", flush=True)
             print(f"CompareCallback(wait=False) beside a GRPOTrainer run: {callback_check(Path(tmp))}", flush=True)
+            print(f"\nLoRA batches, one engine:\n{lora_batches(args.problems, args.max_tokens, 'cuda')}", flush=True)
     return 0
 
 
