@@ -20,6 +20,31 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def _one_core_per_worker(worker: str) -> None:
+    """Under pytest-xdist (`-n`), each worker and everything it starts (CLI processes, engines,
+    Ray) runs on a core of its own, with one OpenMP thread: two engines never fight over the same
+    cores. Each worker has a cache of its own for merged copies, the demo model linked from the
+    shared one, so one worker's clean-up never removes a copy the other is using."""
+    from grpo_compare.demo import demo_model_path
+    from grpo_compare.files import cache_dir
+
+    n = int(worker.removeprefix("gw"))
+    cores = sorted(os.sched_getaffinity(0))
+    core = cores[n % len(cores)]
+    os.sched_setaffinity(0, {core})
+    os.environ.update(VLLM_CPU_OMP_THREADS_BIND=str(core), OMP_NUM_THREADS="1")
+    model = demo_model_path()  # built once, under a lock, in the shared cache
+    own = cache_dir() / "workers" / worker
+    own.mkdir(parents=True, exist_ok=True)
+    if not (own / model.name).exists():
+        (own / model.name).symlink_to(model)
+    os.environ["GRPO_COMPARE_CACHE"] = str(own)
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _one_core_per_worker(os.environ["PYTEST_XDIST_WORKER"])
+
+
 def shared_file(name: str) -> Path:
     """A file of ../shared/data, or a clean skip when it is absent."""
     path = SHARED_DATA / name

@@ -21,38 +21,38 @@ from grpo_compare.rundir import LOCK_FILE, RunDir, read_records, record_key
 CLI = [sys.executable, "-m", "grpo_compare.cli"]
 
 
-def _cli_args(lora: Path, out: Path, n: int = 6, *extra: str) -> list[str]:
-    return ["compare", "--adapter", str(lora), "--dataset", str(shared_file("gsm8k_test.jsonl")),
-            "--max-samples", str(n), "--temperature", "0", "--max-tokens", "24",
-            "--max-model-len", "2048", "--output-dir", str(out), *extra]
+def _cli_args(lora: Path, out: Path, n: int = 6, *extra: str, dataset: bool = True) -> list[str]:
+    data = ["--dataset", str(shared_file("gsm8k_test.jsonl"))] if dataset else []  # else the built-in problems
+    return ["compare", "--adapter", str(lora), *data, "--max-samples", str(n), "--temperature", "0",
+            "--max-tokens", "24", "--max-model-len", "2048", "--output-dir", str(out), *extra]
 
 
 
 
 @pytest.mark.slow
 def test_sigkill_half_way_then_resume_equals_an_uninterrupted_run(engine, fixture_lora, tmp_path):
-    # 48 problems at the default batch size: results are streamed to disk as each finishes, so a
-    # kill loses only what was in flight
+    # 32 built-in problems (64 generations: auto serves a merged copy, base arm then adapter arm):
+    # results are streamed to disk as each finishes, so a kill loses only what was in flight
     out = tmp_path / "run"
     jsonl = out / "generations.jsonl"
-    proc = start_and_wait(CLI + _cli_args(fixture_lora, out, 48), jsonl, at_least=8)
+    args = CLI + _cli_args(fixture_lora, out, 32, dataset=False)
+    proc = start_and_wait(args, jsonl, at_least=8)
     proc.kill()
     proc.wait()
     before = jsonl_lines(jsonl)
-    assert 8 <= len(before) < 96 and (out / LOCK_FILE).exists()  # killed mid-run, lock left behind
+    assert 8 <= len(before) < 64 and (out / LOCK_FILE).exists()  # killed mid-run, lock left behind
 
-    done = subprocess.run(CLI + _cli_args(fixture_lora, out, 48), capture_output=True, text=True, timeout=900)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Resuming" in done.stderr
     after = jsonl_lines(jsonl)
     complete = [x for x in before if x.endswith("}")]
     assert after[: len(complete)] == complete  # finished work kept as it was
     keys = [(r["problem_id"], r["arm"], r["sample"]) for r in map(json.loads, after)]
-    assert len(keys) == 96 and len(set(keys)) == 96  # nothing generated twice
+    assert len(keys) == 64 and len(set(keys)) == 64  # nothing generated twice
     assert not (out / LOCK_FILE).exists()
 
-    reference = compare(CompareConfig(), engine=engine, adapter=str(fixture_lora),
-                        dataset=str(shared_file("gsm8k_test.jsonl")), max_samples=48,
+    reference = compare(CompareConfig(), engine=engine, adapter=str(fixture_lora), max_samples=32,
                         temperature=0.0, max_tokens=24)
     resumed = pd.read_csv(out / "comparison.csv")
     expected = pd.read_csv(pd.io.common.StringIO(reference.table.to_csv(index=False)))
