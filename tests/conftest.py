@@ -1,7 +1,8 @@
 """Shared fixtures: the demo model, a real PEFT LoRA made for it, and ONE vLLM CPU engine.
 
-Engine start-up costs tens of seconds on CPU, so every test that generates shares the session
-engine; it holds both the fixture LoRA and the shipped demo adapter.
+Engine start-up costs seconds on CPU, so every test that generates in the test process shares
+its worker's session engine, which serves the fixture LoRA. The suite runs on two pytest-xdist
+workers, each on a core of its own (`_one_core_per_worker`).
 """
 
 from __future__ import annotations
