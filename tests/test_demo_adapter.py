@@ -58,8 +58,9 @@ def test_greedy_output_differs_from_the_base_model() -> None:
 def test_short_default_run_with_the_shipped_adapter(tmp_path) -> None:
     from test_cli import run_cli
 
+    # the default run's way (a merged copy, which auto takes from 64 generations), on 16 problems
     out = tmp_path / "demo"
-    proc = run_cli("compare", "--max-samples", "16", "--output-dir", str(out))
+    proc = run_cli("compare", "--max-samples", "16", "--lora-strategy", "merged", "--output-dir", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n"] == 16 and summary["adapter_check"]["identical"] is False
