@@ -50,12 +50,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Modules with the most `slow` tests first, each module's tests in their own order: the two
     workers (`--dist loadfile --no-loadscope-reorder`) take a module at a time, so the long ones
     start early and the many short ones even out the end."""
-    slow: dict[str, int] = {}
+    slow: dict[Path, int] = {}  # module -> its slow tests, in the order modules were collected
     for item in items:
-        module = item.nodeid.split("::")[0]
-        slow[module] = slow.get(module, 0) + (item.get_closest_marker("slow") is not None)
+        slow[item.path] = slow.get(item.path, 0) + (item.get_closest_marker("slow") is not None)
     first_seen = {module: i for i, module in enumerate(slow)}
-    items.sort(key=lambda item: (-slow[item.nodeid.split("::")[0]], first_seen[item.nodeid.split("::")[0]]))
+    items.sort(key=lambda item: (-slow[item.path], first_seen[item.path]))
 
 
 def shared_file(name: str) -> Path:
