@@ -3,12 +3,14 @@ size, and a roofline computed on this machine.
 
     python benchmarks/bench_profile.py                          # the default run: 100 problems x 2 arms, 512 tokens
     python benchmarks/bench_profile.py --problems 20 --max-tokens 128 --dtype bfloat16
+    python benchmarks/bench_profile.py --sweep '' --speculative '{"method": "ngram", "num_speculative_tokens": 4}'
 
 The run is `grpo_compare.compare` as `grpo-compare compare` runs it, in this process, with timers
 around its parts (nothing in the package is changed): imports (measured in fresh processes), the
 tokenizer and rendering, the merged copy of the adapter (cold: the cache emptied first), the engine
 start, every engine step (prefill or decode, and how many rows it carried), the weight swap,
 scoring, and writing the run's files. Then a sweep of decode steps at fixed batch sizes.
+`--speculative` hands vLLM a `speculative_config` (a measured candidate, not a setting of the tool).
 
 Roofline: a decode step of B rows costs 2 x params x B FLOPs and reads every weight once
 (params x bytes per parameter); with this machine's measured matmul FLOP rate F and memory
@@ -130,6 +132,8 @@ def profile_run(args: argparse.Namespace, t: Timers) -> dict[str, Any]:
     real_init = vllm.VLLMEngine.__init__
 
     def init(self: Any, *a: Any, **k: Any) -> None:
+        if args.speculative:
+            k["speculative_config"] = json.loads(args.speculative)
         start = time.perf_counter()
         real_init(self, *a, **k)
         t.phase["engine start"] += time.perf_counter() - start
@@ -193,6 +197,7 @@ def main() -> None:
     p.add_argument("--dtype", default="auto")
     p.add_argument("--lora-strategy", default="auto")
     p.add_argument("--sweep", default="1,2,4,8,16,32,64,128,200", help="batch sizes of the decode sweep ('' = none)")
+    p.add_argument("--speculative", default="", help="vLLM's speculative_config as JSON, for the run's engine")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     from grpo_compare.demo import demo_model_path
