@@ -178,7 +178,8 @@ def in_own_process(request, **env: str) -> bool:
 
     if os.environ.get("GRPO_COMPARE_OWN_PROCESS") == request.node.nodeid:
         return True
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", request.node.nodeid],
+    # `-n 0`: the one test in that one process, not under workers of its own (each would import vLLM)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", request.node.nodeid],
                           cwd=request.config.rootpath, env=dict(os.environ, GRPO_COMPARE_OWN_PROCESS=request.node.nodeid, **env),
                           capture_output=True, text=True, timeout=1800)
     failure = [line for line in proc.stdout.splitlines() if line.startswith(("E ", ">", "FAILED"))]
