@@ -57,7 +57,8 @@ def test_a_live_vllm_llm_serves_the_comparison_without_a_second_engine(demo_mode
 
 
 def test_a_live_vllm_llm_without_lora_gets_one_clear_line(demo_model, request):
-    if not in_own_process(request):
+    # the engine core in the test's process (the test above keeps vLLM's default, a process of its own)
+    if not in_own_process(request, VLLM_ENABLE_V1_MULTIPROCESSING="0"):
         return
     llm = _llm(demo_model)
     with pytest.raises(UserError, match=r"started without LoRA support: start it with LLM\(\.\.\., enable_lora=True, "
