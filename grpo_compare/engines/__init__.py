@@ -52,7 +52,7 @@ def resolve_strategy(strategy: str, backend: str, adapters: Sequence[AdapterInfo
 
     `mixed`: base and LoRA rows in one batch of one engine. `merged`: the adapter merged into a
     copy of the weights, base and merged model served one after the other. `auto` is merged for
-    vLLM on CPU (LoRA rows cost about three base rows there) when the run is big enough to pay
+    vLLM on CPU (LoRA rows cost about two base rows there) when the run is big enough to pay
     for the second engine start, else mixed (GPU LoRA kernels batch both arms at a small cost);
     and never a strategy that cannot serve every adapter exactly (`AdapterInfo.refusal`): a
     named strategy that cannot is refused in one line naming one that can.
