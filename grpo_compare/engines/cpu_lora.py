@@ -17,6 +17,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
+from .base import has_cuda
+
 NAMES = ("bgmv_shrink", "bgmv_expand", "bgmv_expand_slice")
 
 
@@ -109,8 +111,6 @@ def same_as(original: dict[str, Callable], ops: dict[str, Callable], rows: int, 
 def install() -> bool:
     """Put the per-slot ops in place of vLLM's CPU LoRA ops, where they give exactly vLLM's
     outputs; whether they are in place. Never on a GPU (vLLM's kernels are used there)."""
-    from .base import has_cuda
-
     if has_cuda():
         return False
     try:

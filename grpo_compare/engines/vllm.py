@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterator, Sequence
 from ..adapters import AdapterInfo
 from ..errors import UserError
 from ..types import Generation, Request, Sampling
-from . import cpu_lora
 from .base import Engine, generation, has_cuda, release
+from .cpu_lora import install as install_cpu_lora_ops
 
 # Small-machine defaults on CPU, each overridable from the environment: KV cache size in GiB (on
 # CPU the memory fraction setting is a share of system RAM and fails when that much is not free),
@@ -59,7 +59,7 @@ class VLLMEngine(Engine):
         if adapters:
             lora_kw = dict(enable_lora=True, max_loras=len(adapters) + 1,
                            max_lora_rank=max(a.vllm_max_lora_rank for a in adapters))
-            cpu_lora.install()
+            install_cpu_lora_ops()
         if gpu_memory_utilization is not None:
             engine_kw["gpu_memory_utilization"] = gpu_memory_utilization
         if not has_cuda():
@@ -93,7 +93,7 @@ class VLLMEngine(Engine):
 
         self.llm = llm
         if llm.llm_engine.vllm_config.lora_config is not None:
-            cpu_lora.install()
+            install_cpu_lora_ops()
         self.max_model_len = int(llm.llm_engine.model_config.max_model_len)
         self.weights = str(llm.llm_engine.model_config.model)  # the folder of the weights loaded now
         self.loras = {a: LoRARequest(f"grpo-compare-{i}", i, str(a.path))
