@@ -8,7 +8,11 @@ Each way runs the same rendered prompts (the built-in problems, the base arm wit
 prompt and the LoRA arm with the XML-CoT one, as a run renders them) greedily with `ignore_eos`
 (every row decodes `--max-tokens` tokens): a prefill-only call (1 token), the base rows alone, the
 LoRA rows alone, and both in one call. Output: a markdown table, and how many completions are the
-same character for character.
+same character for character. Then, in this process, the ops alone: one LoRA projection of the demo
+adapter's shape (a shrink and an expand into a slice, rank 16, 576 -> 1,536 features) at each batch
+size and number of slots (the base rows' index -1 is a slot of its own), microseconds per pair.
+
+    python benchmarks/bench_lora_rows.py --ops-only          # the op table alone, in seconds
 """
 
 from __future__ import annotations
@@ -74,15 +78,57 @@ def worker(way: str, problems: int, max_tokens: int) -> dict:
     return result
 
 
+def op_table(repeat: int = 1000) -> None:
+    """Microseconds per shrink + expand-slice pair, vLLM's ops against the per-slot ones, on the same
+    random inputs (and the same outputs, checked)."""
+    import torch
+
+    from grpo_compare.engines import cpu_lora
+
+    assert not cpu_lora.install.cache_info().currsize, "the op table compares against vLLM's ops as shipped"
+    from vllm.lora.ops.torch_ops import lora_ops
+
+    original = {name: getattr(lora_ops, name) for name in cpu_lora.NAMES}
+    ways = {"vllm": original, "per-slot": cpu_lora._replacements(original)}
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(3, 1, 16, 576, generator=g), torch.randn(3, 1, 1536, 16, generator=g)
+    print(f"\n## The ops alone ({cpu_name()}, {torch.get_num_threads()} threads; rank 16, 576 -> 1,536, "
+          "a shrink and an expand into a slice)\n")
+    print("| rows | slots | vLLM's ops us | per-slot ops us | ratio |")
+    print("|---:|---:|---:|---:|---:|")
+    for rows in (1, 2, 4, 8, 16, 32, 64):
+        for slots in (1, 2, 3):
+            if slots > rows:
+                continue
+            x = torch.randn(rows, 576, generator=g)
+            idx = torch.tensor([k % slots - 1 if slots > 1 else 0 for k in range(rows)])  # slots -1, 0, 1
+            us, outs = {}, []
+            for way, ops in ways.items():
+                buf, y = torch.zeros(rows, 16), torch.zeros(rows, 2 * 1536)
+                for k in range(repeat // 10 + repeat):
+                    if k == repeat // 10:  # after a warm-up
+                        start = time.perf_counter()
+                    ops["bgmv_shrink"](x, a, buf, idx, 0.5)
+                    ops["bgmv_expand_slice"](buf, b, y, idx, 0, 1536, False)
+                us[way] = (time.perf_counter() - start) / repeat * 1e6
+                outs.append(y)
+            assert torch.equal(*outs), (rows, slots)
+            print(f"| {rows} | {slots} | {us['vllm']:.0f} | {us['per-slot']:.0f} | {us['per-slot'] / us['vllm']:.2f}x |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--problems", type=int, default=100)
     p.add_argument("--max-tokens", type=int, default=64)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--ops-only", action="store_true", help="only the table of the ops alone")
     p.add_argument("--worker", choices=WAYS, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.problems, args.max_tokens)))
+        return
+    if args.ops_only:
+        op_table()
         return
     results = {}
     for way in WAYS:
@@ -104,6 +150,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({"problems": args.problems, "max_tokens": args.max_tokens,
                                          "seconds": {w: r["seconds"] for w, r in results.items()}}, indent=1) + "\n")
+    op_table()
 
 
 if __name__ == "__main__":

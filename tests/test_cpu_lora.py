@@ -81,3 +81,33 @@ def test_shapes_it_does_not_take_fall_back_to_vllms_op(vllm_ops):
     ops = cpu_lora._replacements({**original, "bgmv_shrink": lambda *a: calls.append(a)})
     ops["bgmv_shrink"](torch.randn(4, 16), torch.randn(2, 1, 8, 16), torch.zeros(4, 8), torch.zeros(3, dtype=torch.long))
     assert len(calls) == 1  # three indices for four rows: not one per row, so vLLM's own op decides
+
+
+def test_indices_changed_in_place_are_grouped_again(vllm_ops):
+    # the grouping of the last indices is reused while their values are the same: an index tensor
+    # rewritten in place (the engine reuses its buffers step after step) must never be served stale,
+    # including a write through numpy that leaves torch's version counter alone
+    original = {name: getattr(vllm_ops, name) for name in cpu_lora.NAMES}
+    ops = cpu_lora._replacements(original)
+    x, a = torch.randn(40, 576), torch.randn(3, 1, 8, 576)
+    idx = torch.zeros(40, dtype=torch.long)
+    for change in (lambda: None, lambda: idx[:20].fill_(-1), lambda: idx.numpy().__setitem__(slice(10, 30), 1)):
+        change()
+        theirs, ours = torch.zeros(40, 8), torch.zeros(40, 8)
+        original["bgmv_shrink"](x, a, theirs, idx, 0.5)
+        ops["bgmv_shrink"](x, a, ours, idx, 0.5)
+        assert torch.equal(theirs, ours), idx.tolist()
+    assert idx.unique().tolist() == [-1, 0, 1]  # the last change really mixed three slots
+
+
+def test_small_batches_over_several_slots_run_vllms_op(vllm_ops):
+    # below MIN_ROWS_PER_SLOT rows per slot, vLLM's gather costs less than an einsum per slot
+    original = {name: getattr(vllm_ops, name) for name in cpu_lora.NAMES}
+    calls = []
+    ops = cpu_lora._replacements({**original, "bgmv_shrink": lambda *a: calls.append(a)})
+    rows = 2 * cpu_lora.MIN_ROWS_PER_SLOT
+    x, a, out = torch.randn(rows, 16), torch.randn(2, 1, 8, 16), torch.zeros(rows, 8)
+    ops["bgmv_shrink"](x[:rows - 1], a, out[:rows - 1], torch.tensor([0, -1] * (rows // 2))[:rows - 1])
+    ops["bgmv_shrink"](x, a, out, torch.tensor([0, -1] * (rows // 2)))
+    ops["bgmv_shrink"](x[:2], a, out[:2], torch.zeros(2, dtype=torch.long))
+    assert len(calls) == 1 and calls[0][0].shape[0] == rows - 1  # only the small two-slot batch

@@ -24,24 +24,49 @@ NAMES = ("bgmv_shrink", "bgmv_expand", "bgmv_expand_slice")
 
 def _per_slot(inputs: Any, weights: Any, indices: Any, dtype: Any) -> Any:
     """`einsum("bi,boi->bo", inputs, weights[indices])`, the rows of each slot against one view of
-    its matrix; None where the shapes are not one index per row (vLLM's own op then runs)."""
+    its matrix; None where vLLM's own op is the one to run: shapes that are not one index per row,
+    and small batches spread over several slots (there one gathered copy per row costs less than an
+    `einsum` per slot)."""
     import torch
 
     if weights.dim() == 4:
         weights = weights.squeeze(dim=1)
     if indices.dim() != 1 or indices.shape[0] != inputs.shape[0] or inputs.shape[0] == 0:
         return None
+    groups = _slot_rows(indices)
+    if len(groups) > 1 and inputs.shape[0] < MIN_ROWS_PER_SLOT * len(groups):
+        return None
     x = inputs.to(dtype=dtype)
-    slots = indices.unique().tolist()
-    if len(slots) == 1:
-        w = weights[slots[0]].to(dtype=dtype)
+    if len(groups) == 1:
+        w = weights[groups[0][0]].to(dtype=dtype)
         return torch.einsum("bi,boi->bo", x, w.unsqueeze(0).expand(x.shape[0], -1, -1))
     out = torch.empty(x.shape[0], weights.shape[1], dtype=dtype, device=x.device)
-    for slot in slots:
-        rows = (indices == slot).nonzero().squeeze(1)
+    for slot, rows in groups:
         w = weights[slot].to(dtype=dtype)
-        out[rows] = torch.einsum("bi,boi->bo", x[rows], w.unsqueeze(0).expand(rows.shape[0], -1, -1))
+        part = torch.einsum("bi,boi->bo", x.index_select(0, rows), w.unsqueeze(0).expand(rows.shape[0], -1, -1))
+        out.index_copy_(0, rows, part)
     return out
+
+
+# below this many rows per slot in a batch of several slots, vLLM's gather costs less than an einsum
+# per slot: two slots crossed over at about 8 rows, three at about 13 (benchmarks/bench_lora_rows.py)
+MIN_ROWS_PER_SLOT = 5
+_last: list[Any] = [None]  # (a copy of the last indices seen, their slots' rows)
+
+
+def _slot_rows(indices: Any) -> list[tuple[int, Any]]:
+    """(slot, its rows) for each slot the indices name. Every LoRA layer of a step gets the same
+    indices, so the grouping of the last ones is kept and reused while their values are the same
+    (compared value by value: an index tensor changed in place is grouped again)."""
+    import torch
+
+    if _last[0] is not None:
+        seen, groups = _last[0]
+        if seen.shape == indices.shape and seen.device == indices.device and torch.equal(seen, indices):
+            return groups
+    groups = [(slot, (indices == slot).nonzero().squeeze(1)) for slot in indices.unique().tolist()]
+    _last[0] = (indices.clone(), groups)
+    return groups
 
 
 def _replacements(original: dict[str, Callable]) -> dict[str, Callable]:
