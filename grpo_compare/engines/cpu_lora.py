@@ -51,7 +51,7 @@ def _per_slot(inputs: Any, weights: Any, indices: Any, dtype: Any) -> Any:
 # below this many rows per slot in a batch of several slots, vLLM's gather costs less than an einsum
 # per slot: two slots crossed over at about 8 rows, three at about 13 (benchmarks/bench_lora_rows.py)
 MIN_ROWS_PER_SLOT = 5
-_last: list[Any] = [None]  # (a copy of the last indices seen, their slots' rows)
+_last: tuple[Any, list[tuple[int, Any]]] | None = None  # a copy of the last indices seen, their slots' rows
 
 
 def _slot_rows(indices: Any) -> list[tuple[int, Any]]:
@@ -60,12 +60,13 @@ def _slot_rows(indices: Any) -> list[tuple[int, Any]]:
     (compared value by value: an index tensor changed in place is grouped again)."""
     import torch
 
-    if _last[0] is not None:
-        seen, groups = _last[0]
+    global _last
+    if _last is not None:
+        seen, groups = _last
         if seen.shape == indices.shape and seen.device == indices.device and torch.equal(seen, indices):
             return groups
     groups = [(slot, (indices == slot).nonzero().squeeze(1)) for slot in indices.unique().tolist()]
-    _last[0] = (indices.clone(), groups)
+    _last = (indices.clone(), groups)
     return groups
 
 
